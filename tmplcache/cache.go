@@ -1,0 +1,272 @@
+package tmplcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Cache is a tagged cache over a [Store]. It is safe for concurrent use.
+// Make one with [New].
+type Cache struct {
+	store   Store
+	entries EntryGetter // store's one-round-trip entry read, or nil
+	local   bool
+	cfg     config
+	err     error // configuration error, returned by every call
+
+	entryPrefix string
+	tagPrefix   string
+
+	stats   counters
+	br      breaker
+	flights flights
+	pend    pending
+
+	delayMu sync.Mutex
+	delayed map[*time.Timer][]string // replica-lag passes not yet run
+}
+
+// New returns a cache over store; a nil store means a new [MemoryStore].
+// Invalid options do not panic: every call on the cache then returns an
+// error wrapping [ErrBadOption].
+func New(store Store, opts ...Option) *Cache {
+	var cfg config
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&cfg)
+		}
+	}
+	cfg.fill()
+	if store == nil {
+		store = NewMemoryStore()
+	}
+	if len(cfg.namespace) > maxNamespaceLen {
+		cfg.errs = append(cfg.errs, fmt.Errorf("%w: WithNamespace: longer than %d bytes", ErrBadOption, maxNamespaceLen))
+	}
+	c := &Cache{store: store, cfg: cfg, err: errors.Join(cfg.errs...)}
+	c.entries, _ = store.(EntryGetter)
+	if l, ok := store.(Local); ok {
+		c.local = l.Local()
+	}
+	prefix := ""
+	if cfg.namespace != "" {
+		prefix = cfg.namespace + ":"
+	}
+	c.entryPrefix, c.tagPrefix = prefix+"e:", prefix+"t:"
+	c.br.threshold, c.br.cooldown = cfg.breakerFailures, cfg.breakerCooldown
+	return c
+}
+
+// Shared reports whether the cache's store may be seen by other processes
+// (any store that is not [Local]). Whatever is signed for a shared store
+// must be signed with a key every process knows.
+func (c *Cache) Shared() bool { return !c.local }
+
+// Logger returns the logger the cache reports to ([WithLogger]).
+func (c *Cache) Logger() *slog.Logger { return c.cfg.logger }
+
+func (c *Cache) now() time.Time { return c.cfg.clock.Now() }
+
+func (c *Cache) entryKey(key string) string { return c.entryPrefix + key }
+
+func (c *Cache) tagKey(tag string) string { return c.tagPrefix + tag }
+
+func (c *Cache) tagName(key string) string { return key[len(c.tagPrefix):] }
+
+func checkTags(tags []string) error {
+	for _, t := range tags {
+		if t == "" || len(t) > MaxTagLen {
+			return fmt.Errorf("%w: %q (tags are 1 to %d bytes)", ErrBadTag, truncate(t, 40), MaxTagLen)
+		}
+	}
+	if len(tags) > MaxTags {
+		return fmt.Errorf("%w: %d tags on one entry (at most %d)", ErrBadTag, len(tags), MaxTags)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Get returns the value stored at key if it is present and every tag it
+// depends on still has the version it was built against. A miss is
+// (nil, false, nil). A store error is returned (and counted and logged) with
+// ok false: callers may treat it as a miss. The returned slice is the
+// caller's own.
+//
+// Inside a [Cache.Fetch] fill, a hit passes the entry's tags to the entry
+// being built (see [Detach]).
+func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err error) {
+	if c.err != nil {
+		return nil, false, c.err
+	}
+	if key == "" {
+		return nil, false, ErrEmptyKey
+	}
+	e, ok, err := c.load(ctx, c.entryKey(key), nil)
+	if !ok {
+		return nil, false, err
+	}
+	if p := Current(ctx); p != nil {
+		p.includeDeps(e.deps, false)
+	}
+	return append([]byte(nil), e.value...), true, nil
+}
+
+// load reads and validates an entry. Its deps and value alias store memory.
+func (c *Cache) load(ctx context.Context, skey string, deps []dep) (decodedEntry, bool, error) {
+	if c.pend.nonEmpty() {
+		if err := c.replayPending(ctx); err != nil {
+			// An invalidation we could not deliver may concern this entry.
+			c.stats.misses.Add(1)
+			return decodedEntry{}, false, err
+		}
+	}
+	raw, recs, err := c.readEntry(ctx, skey)
+	if err != nil || raw == nil {
+		c.stats.misses.Add(1)
+		return decodedEntry{}, false, err
+	}
+	e, err := decodeEntry(raw, deps)
+	if err == nil && len(recs) != len(e.deps) {
+		err = fmt.Errorf("%w: %d tag records for %d tags", ErrCorrupt, len(recs), len(e.deps))
+	}
+	if err != nil {
+		c.stats.misses.Add(1)
+		c.cfg.logger.Warn("tmplcache: dropping unreadable entry", "key", skey, "err", err)
+		return decodedEntry{}, false, nil
+	}
+	if !c.valid(e, recs) {
+		c.stats.misses.Add(1)
+		return decodedEntry{}, false, nil
+	}
+	c.stats.hits.Add(1)
+	return e, true, nil
+}
+
+func (c *Cache) valid(e decodedEntry, recs [][]byte) bool {
+	if e.expires != 0 && c.now().UnixNano() >= e.expires {
+		return false
+	}
+	for i, d := range e.deps {
+		r, ok := decodeRecord(recs[i])
+		if !ok || r.ver != d.ver {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Cache) readEntry(ctx context.Context, skey string) ([]byte, [][]byte, error) {
+	if c.entries != nil {
+		return c.storeGetEntry(ctx, skey)
+	}
+	vals, err := c.storeGet(ctx, []string{skey})
+	if err != nil || vals[0] == nil {
+		return nil, nil, err
+	}
+	keys, err := EntryTagKeys(vals[0])
+	if err != nil {
+		return vals[0], nil, nil // load reports the corruption
+	}
+	if len(keys) == 0 {
+		return vals[0], nil, nil
+	}
+	recs, err := c.storeGet(ctx, keys)
+	return vals[0], recs, err
+}
+
+// Set stores value at key with the tags given by [Tags]. The tags' versions
+// are read now, so a value computed from data read before a concurrent
+// invalidation can be stored as valid: use [Cache.Fetch] for values built
+// from data that may change (it reads versions before the fill runs).
+// Inside a Fetch fill, Set's tags are checked against the fill's start.
+func (c *Cache) Set(ctx context.Context, key string, value []byte, opts ...SetOption) error {
+	b, err := c.prepare(ctx, key, opts)
+	if err != nil {
+		return err
+	}
+	b.start = c.now()
+	b.parent = Current(ctx)
+	b.mu.Lock()
+	for _, t := range b.opts.tags {
+		b.deps[c.tagKey(t)] = depState{timeCheck: b.parent != nil}
+	}
+	b.mu.Unlock()
+	return b.End(ctx, value)
+}
+
+// Delete removes the entry stored at key.
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	if c.err != nil {
+		return c.err
+	}
+	if key == "" {
+		return ErrEmptyKey
+	}
+	cctx, cancel, err := c.callCtx(ctx)
+	if err != nil {
+		return err
+	}
+	return c.done(cctx, cancel, "delete", c.store.Delete(cctx, []string{c.entryKey(key)}))
+}
+
+// Fetch returns the value at key, building it with fill on a miss and
+// storing it with the given options. fill receives a context that carries
+// the entry being built: [AddTags] and [Prevent] on it, and every Get, Set
+// and Fetch made with it, contribute to the entry. Concurrent misses of one
+// key in this process run fill once while the others wait (at most
+// [WithFlightWait]) and then read the stored value.
+//
+// The versions of the tags given by [Tags] are read before fill runs and
+// checked again before storing: an entry whose data may predate an
+// invalidation is never stored. A fill error is returned and nothing is
+// stored. Store errors never fail Fetch: the value is built and returned
+// uncached, and the error is counted and logged.
+func (c *Cache) Fetch(ctx context.Context, key string,
+	fill func(ctx context.Context) ([]byte, error), opts ...SetOption) ([]byte, error) {
+	b, err := c.Begin(ctx, key, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if b.Hit() {
+		v := append([]byte(nil), b.value...)
+		_ = b.End(ctx, nil)
+		return v, nil
+	}
+	defer b.abortUnlessDone() // fill panicked
+	v, err := fill(b.Context(ctx))
+	if err != nil {
+		b.Abort()
+		return nil, err
+	}
+	_ = b.End(ctx, v) // store errors are counted and logged; the value stands
+	return v, nil
+}
+
+// Close runs every pending replica-lag pass ([WithReplicaDelay]) at once.
+// It does not close the store, which belongs to the caller. Close is
+// idempotent; the cache stays usable afterwards.
+func (c *Cache) Close() error {
+	c.delayMu.Lock()
+	var tags []string
+	for t, ts := range c.delayed {
+		if t.Stop() {
+			tags = append(tags, ts...)
+		}
+	}
+	c.delayed = nil
+	c.delayMu.Unlock()
+	if len(tags) == 0 {
+		return nil
+	}
+	return c.invalidate(context.Background(), tags, nil, nil)
+}

@@ -1,0 +1,122 @@
+package tmplcache
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Tx is a cache transaction, begun with [Cache.BeginTx] (or run by
+// [Cache.Transaction]). Invalidations made with its context take effect at
+// once and lock their tags: no build stores an entry depending on them
+// until the transaction ends, when they are invalidated again (commit or
+// rollback alike), since builds that ran meanwhile may have read data that
+// was not committed yet. A nested transaction is a savepoint: its tags stay
+// locked until the outermost one ends. Locks expire by themselves after
+// [WithLockTTL], so a process that dies mid-transaction cannot hold them.
+type Tx struct {
+	c      *Cache
+	parent *Tx
+
+	mu    sync.Mutex
+	ended bool
+	tags  map[string]version // tag → last version this transaction wrote
+}
+
+type txKey struct{}
+
+func activeTx(ctx context.Context) *Tx {
+	tx, _ := ctx.Value(txKey{}).(*Tx)
+	return activeTxFrom(tx)
+}
+
+// BeginTx begins a transaction; invalidations made with the returned
+// context belong to it. End it with [Tx.End] (middleware that cannot wrap
+// a function uses this pair; others use [Cache.Transaction]).
+func (c *Cache) BeginTx(ctx context.Context) (context.Context, *Tx) {
+	tx := &Tx{c: c, parent: activeTx(ctx), tags: map[string]version{}}
+	return context.WithValue(ctx, txKey{}, tx), tx
+}
+
+// Transaction runs fn inside a transaction (see [Tx]) and ends it however fn
+// returns, panics included. It returns fn's error joined with the error of
+// re-applying the invalidations, if any.
+func (c *Cache) Transaction(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if c.err != nil {
+		return c.err
+	}
+	txCtx, tx := c.BeginTx(ctx)
+	defer func() {
+		endErr := tx.End(ctx)
+		err = errors.Join(err, endErr)
+	}()
+	return fn(txCtx)
+}
+
+func (tx *Tx) wrote(tag string, v version) {
+	tx.mu.Lock()
+	tx.tags[tag] = v
+	tx.mu.Unlock()
+}
+
+// End ends the transaction. A savepoint hands its tags to the enclosing
+// transaction; the outermost one invalidates them all again and unlocks
+// them (and, with [WithReplicaDelay], schedules one more pass). End is
+// idempotent.
+func (tx *Tx) End(ctx context.Context) error {
+	tx.mu.Lock()
+	if tx.ended {
+		tx.mu.Unlock()
+		return nil
+	}
+	tx.ended = true
+	tags := tx.tags
+	tx.mu.Unlock()
+	if len(tags) == 0 {
+		return nil
+	}
+	if p := activeTxFrom(tx.parent); p != nil {
+		p.mu.Lock()
+		for t, v := range tags {
+			p.tags[t] = v
+		}
+		p.mu.Unlock()
+		return nil
+	}
+	c := tx.c
+	names := make([]string, 0, len(tags))
+	keys := make([]string, 0, len(tags))
+	for t := range tags {
+		names = append(names, t)
+		keys = append(keys, c.tagKey(t))
+	}
+	// Keep the locks of other transactions that invalidated the same tags
+	// after us: their data is not committed yet.
+	keep := map[string]int64{}
+	if raw, err := c.storeGet(ctx, keys); err == nil {
+		now := c.now()
+		for i, v := range raw {
+			if r, ok := decodeRecord(v); ok && r.locked(now) && r.ver != tags[names[i]] {
+				keep[keys[i]] = r.lockedUntil
+			}
+		}
+	}
+	err := c.invalidate(context.WithoutCancel(ctx), names, nil, keep)
+	if c.cfg.replicaDelay > 0 {
+		c.later(names)
+	}
+	return err
+}
+
+func activeTxFrom(tx *Tx) *Tx {
+	for tx != nil {
+		tx.mu.Lock()
+		ended := tx.ended
+		tx.mu.Unlock()
+		if !ended {
+			return tx
+		}
+		tx = tx.parent
+	}
+	return nil
+}
