@@ -31,6 +31,7 @@ type Build struct {
 	value  []byte // a hit's value; aliases store memory
 	start  time.Time
 	parent *Build
+	tx     *Tx // the transaction b is built in: its own locks do not stop it
 	flight *flight
 
 	mu        sync.Mutex
@@ -102,7 +103,7 @@ func Prevent(ctx context.Context) {
 // request as early as possible. Call [Build.End] (with nil) when done to
 // pass what it collected to its own parent.
 func (c *Cache) Track(ctx context.Context) (context.Context, *Build) {
-	b := &Build{c: c, start: c.now(), parent: Current(ctx), deps: map[string]depState{}}
+	b := &Build{c: c, start: c.now(), parent: Current(ctx), tx: activeTx(ctx), deps: map[string]depState{}}
 	return b.Context(ctx), b
 }
 
@@ -124,12 +125,21 @@ func (b *Build) Key() string {
 // Parent returns the build b reports to, or nil.
 func (b *Build) Parent() *Build { return b.parent }
 
-// SetParent makes p the build b reports its tags (at End) and prevention
-// to. Begin takes the parent from its context; an engine that calls Begin
-// before it knows the nesting sets it here, before End.
-func (b *Build) SetParent(p *Build) {
+// Adopt places b in the context it is really built in, for engines that
+// call Begin before they know it (a template function runs without the
+// request's context): parent becomes the build b reports its tags and
+// prevention to (nil means Current(ctx)), and ctx's transaction becomes
+// b's. Call it before End.
+func (b *Build) Adopt(ctx context.Context, parent *Build) {
+	if parent == nil {
+		parent = Current(ctx)
+	}
+	tx := activeTx(ctx)
 	b.mu.Lock()
-	b.parent = p
+	b.parent = parent
+	if tx != nil {
+		b.tx = tx
+	}
 	b.mu.Unlock()
 }
 
@@ -237,7 +247,8 @@ func (c *Cache) prepare(ctx context.Context, key string, opts []SetOption) (*Bui
 	if err := checkTags(o.tags); err != nil {
 		return nil, err
 	}
-	return &Build{c: c, key: c.entryKey(key), opts: o, deps: make(map[string]depState, len(o.tags))}, nil
+	return &Build{c: c, key: c.entryKey(key), opts: o, tx: activeTx(ctx),
+		deps: make(map[string]depState, len(o.tags))}, nil
 }
 
 // Begin reads key. On a hit the returned build holds the value; on a miss
@@ -494,7 +505,7 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 		switch {
 		case c.cfg.naiveVersions:
 			deps[i].ver = r.ver
-		case r.locked(now):
+		case r.locked(now) && !b.ownLock(r.lockedUntil):
 			c.stats.skippedLocked.Add(1)
 			b.markUnsure()
 			return deps, nil
@@ -539,4 +550,11 @@ func (b *Build) markUnsure() {
 	b.mu.Lock()
 	b.unsure = true
 	b.mu.Unlock()
+}
+
+// ownLock reports a lock taken by b's own transaction: a transaction reads
+// its own writes, as the seed does, and its end invalidates whatever it
+// stored meanwhile.
+func (b *Build) ownLock(lock int64) bool {
+	return b.tx != nil && b.tx.lock == lock
 }

@@ -41,22 +41,25 @@ func dedupe(tags []string) []string {
 	return slices.Compact(out)
 }
 
-// invalidate writes new records for tags. Within tx they are locked for the
-// lock TTL and remembered by tx. keep maps tag keys to a foreign lock that
-// must survive this write (see Tx.End).
+// invalidate writes new records for tags. Within tx they carry tx's lock
+// and are remembered by tx. keep maps tag keys to another transaction's
+// lock that must survive this write (see Tx.End).
 func (c *Cache) invalidate(ctx context.Context, tags []string, tx *Tx, keep map[string]int64) error {
 	now := c.now()
 	var lockedUntil int64
 	if tx != nil {
-		lockedUntil = now.Add(c.cfg.lockTTL).UnixNano()
+		lockedUntil = tx.lock
 	}
 	items := make([]Item, len(tags))
 	for i, t := range tags {
 		k := c.tagKey(t)
-		r := newRecord(now, max(lockedUntil, keep[k]))
-		items[i] = Item{Key: k, Value: r.encode(), TTL: c.cfg.tagTTL}
+		lock := lockedUntil
+		if lock == 0 {
+			lock = keep[k]
+		}
+		items[i] = Item{Key: k, Value: newRecord(now, lock).encode(), TTL: c.cfg.tagTTL}
 		if tx != nil {
-			tx.wrote(t, r.ver)
+			tx.wrote(t)
 		}
 	}
 	if err := c.storeWrite(ctx, "invalidate", items, c.store.Set); err != nil {

@@ -3,6 +3,7 @@ package tmplcache
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 )
 
@@ -14,13 +15,22 @@ import (
 // was not committed yet. A nested transaction is a savepoint: its tags stay
 // locked until the outermost one ends. Locks expire by themselves after
 // [WithLockTTL], so a process that dies mid-transaction cannot hold them.
+//
+// A lock is the lock time written into the tag's record; each outermost
+// transaction has its own (savepoints share it), and End releases a tag
+// only if the record still holds its lock. If two transactions lock one
+// tag, the lock written last survives the other's End; the one written
+// first does not survive the end of the one written last, which leaves
+// that first transaction unprotected between its commit and its End (its
+// End still invalidates everything built meanwhile).
 type Tx struct {
 	c      *Cache
 	parent *Tx
+	lock   int64 // Unix nanoseconds; unique per outermost transaction
 
 	mu    sync.Mutex
 	ended bool
-	tags  map[string]version // tag → last version this transaction wrote
+	tags  map[string]struct{}
 }
 
 type txKey struct{}
@@ -34,7 +44,14 @@ func activeTx(ctx context.Context) *Tx {
 // context belong to it. End it with [Tx.End] (middleware that cannot wrap
 // a function uses this pair; others use [Cache.Transaction]).
 func (c *Cache) BeginTx(ctx context.Context) (context.Context, *Tx) {
-	tx := &Tx{c: c, parent: activeTx(ctx), tags: map[string]version{}}
+	tx := &Tx{c: c, parent: activeTx(ctx), tags: map[string]struct{}{}}
+	if tx.parent != nil {
+		tx.lock = tx.parent.lock
+	} else {
+		// The low bits make two transactions' locks differ even when they
+		// begin in the same nanosecond on two machines.
+		tx.lock = c.now().Add(c.cfg.lockTTL).UnixNano() | int64(rand.Uint32()&0x3ff)
+	}
 	return context.WithValue(ctx, txKey{}, tx), tx
 }
 
@@ -53,9 +70,9 @@ func (c *Cache) Transaction(ctx context.Context, fn func(ctx context.Context) er
 	return fn(txCtx)
 }
 
-func (tx *Tx) wrote(tag string, v version) {
+func (tx *Tx) wrote(tag string) {
 	tx.mu.Lock()
-	tx.tags[tag] = v
+	tx.tags[tag] = struct{}{}
 	tx.mu.Unlock()
 }
 
@@ -77,8 +94,8 @@ func (tx *Tx) End(ctx context.Context) error {
 	}
 	if p := activeTxFrom(tx.parent); p != nil {
 		p.mu.Lock()
-		for t, v := range tags {
-			p.tags[t] = v
+		for t := range tags {
+			p.tags[t] = struct{}{}
 		}
 		p.mu.Unlock()
 		return nil
@@ -96,7 +113,7 @@ func (tx *Tx) End(ctx context.Context) error {
 	if raw, err := c.storeGet(ctx, keys); err == nil {
 		now := c.now()
 		for i, v := range raw {
-			if r, ok := decodeRecord(v); ok && r.locked(now) && r.ver != tags[names[i]] {
+			if r, ok := decodeRecord(v); ok && r.locked(now) && r.lockedUntil != tx.lock {
 				keep[keys[i]] = r.lockedUntil
 			}
 		}

@@ -1,0 +1,128 @@
+package tmplcache_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/stretchr/testify/require"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestStoreErrorsNeverFailFetch(t *testing.T) {
+	store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+	c := tmplcache.New(store, tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+	store.failing.Store(true)
+	v, err := c.Fetch(bg, "k", value("rendered uncached"), tmplcache.Tags("t"))
+	require.NoError(t, err)
+	require.Equal(t, "rendered uncached", string(v))
+	_, ok, err := c.Get(bg, "k")
+	require.False(t, ok)
+	require.ErrorIs(t, err, errBoom, "Get reports the store error")
+	require.NotZero(t, c.Stats().StoreErrors)
+}
+
+func TestTimeoutsBoundEveryStoreCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		c := tmplcache.New(store, tmplcache.WithTimeout(50*time.Millisecond),
+			tmplcache.WithBreaker(100, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+		store.hanging.Store(true)
+		start := time.Now()
+		v, err := c.Fetch(bg, "k", value("v"), tmplcache.Tags("t"))
+		require.NoError(t, err)
+		require.Equal(t, "v", string(v))
+		// A miss costs the entry read, the tag read and the store: one timeout each.
+		require.LessOrEqual(t, time.Since(start), 3*50*time.Millisecond)
+		require.NotZero(t, c.Stats().Timeouts)
+	})
+}
+
+func TestBreakerOpensShortCircuitsAndCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := &syncBuffer{}
+		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		c := tmplcache.New(store, tmplcache.WithTimeout(10*time.Millisecond),
+			tmplcache.WithBreaker(3, 5*time.Second), tmplcache.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		require.NoError(t, c.Set(bg, "k", []byte("v"), tmplcache.Tags("t")))
+
+		store.hanging.Store(true) // black hole: accepts, never answers
+		for range 3 {
+			_, _, _ = c.Get(bg, "k")
+		}
+		st := c.Stats()
+		require.True(t, st.BreakerOpen)
+		require.EqualValues(t, 1, st.BreakerOpens)
+
+		calls := store.calls.Load()
+		start := time.Now()
+		for range 100 {
+			v, err := c.Fetch(bg, "k", value("uncached"))
+			require.NoError(t, err)
+			require.Equal(t, "uncached", string(v))
+		}
+		require.Zero(t, time.Since(start), "an open breaker costs no timeout")
+		require.Equal(t, calls, store.calls.Load(), "an open breaker sends nothing to the store")
+		require.NotZero(t, c.Stats().ShortCircuits)
+
+		store.hanging.Store(false)
+		time.Sleep(5 * time.Second)
+		requireHit(t, c, "k", "v")
+		require.False(t, c.Stats().BreakerOpen)
+
+		out := logs.String()
+		require.Equal(t, 1, strings.Count(out, "store failing"), out)
+		require.Equal(t, 1, strings.Count(out, "circuit open"), out)
+		require.Equal(t, 1, strings.Count(out, "circuit closed"), out)
+	})
+}
+
+func TestFailedInvalidationIsReappliedBeforeAnyRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		c := tmplcache.New(store, tmplcache.WithBreaker(1, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, c.Set(bg, "k", []byte("old"), tmplcache.Tags("t")))
+
+		store.failing.Store(true)
+		require.ErrorIs(t, c.InvalidateTags(bg, "t"), errBoom)
+		require.Equal(t, 1, c.Stats().PendingTags)
+
+		store.failing.Store(false)
+		time.Sleep(time.Second)
+		requireMiss(t, c, "k")
+		require.Zero(t, c.Stats().PendingTags)
+	})
+}
+
+func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
+	store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+	c := tmplcache.New(store, tmplcache.WithBreaker(1, time.Hour), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+	store.hanging.Store(true)
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	_, _, err := c.Get(ctx, "k")
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, c.Stats().BreakerOpen)
+}
