@@ -77,5 +77,5 @@ func benchInvalidate(b *testing.B, entries int) {
 	}
 }
 
-func BenchmarkInvalidateTags1Entry(b *testing.B)     { benchInvalidate(b, 1) }
+func BenchmarkInvalidateTags1Entry(b *testing.B)      { benchInvalidate(b, 1) }
 func BenchmarkInvalidateTags100kEntries(b *testing.B) { benchInvalidate(b, 100_000) }
