@@ -3,8 +3,8 @@ package tmplcache
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,20 +35,13 @@ type Build struct {
 	flight *flight
 
 	mu        sync.Mutex
-	deps      map[string]depState // by tag record key
-	preRead   bool                // data may predate start: time-check known tags too
+	deps      []dep // a handful: a slice beats a map
+	depBuf    [4]dep
+	preRead   bool // data may predate start: time-check known tags too
 	prevented bool
 	stale     bool // content may predate an invalidation: never store
 	unsure    bool // versions could not be read: never store
 	ended     bool
-}
-
-// depState is what a build knows of one tag it depends on.
-type depState struct {
-	ver       version
-	hasVer    bool // ver was read before the data (or came from a descendant)
-	timeCheck bool // the tag appeared mid-build: compare its time with the horizon
-	created   bool // ver is a record this build created itself
 }
 
 type scopeKey struct{}
@@ -103,7 +96,8 @@ func Prevent(ctx context.Context) {
 // request as early as possible. Call [Build.End] (with nil) when done to
 // pass what it collected to its own parent.
 func (c *Cache) Track(ctx context.Context) (context.Context, *Build) {
-	b := &Build{c: c, start: c.now(), parent: Current(ctx), tx: activeTx(ctx), deps: map[string]depState{}}
+	b := &Build{c: c, start: c.now(), parent: Current(ctx), tx: activeTx(ctx)}
+	b.deps = b.depBuf[:0]
 	return b.Context(ctx), b
 }
 
@@ -158,8 +152,8 @@ func (b *Build) Tags() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	tags := make([]string, 0, len(b.deps))
-	for k := range b.deps {
-		tags = append(tags, b.c.tagName(k))
+	for _, d := range b.deps {
+		tags = append(tags, b.c.tagName(d.key))
 	}
 	slices.Sort(tags)
 	return tags
@@ -184,10 +178,7 @@ func (b *Build) AddTags(tags ...string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, t := range tags {
-		k := b.c.tagKey(t)
-		d := b.deps[k]
-		d.timeCheck = true
-		b.deps[k] = d
+		b.dep(b.c.tagKey(t)).timeCheck = true
 	}
 }
 
@@ -211,15 +202,26 @@ func (b *Build) includeDeps(deps []dep, stale bool) {
 	defer b.mu.Unlock()
 	b.stale = b.stale || stale
 	for _, d := range deps {
-		s, ok := b.deps[d.key]
+		s := b.dep(d.key)
 		switch {
-		case !ok || !s.hasVer:
+		case !s.hasVer:
 			s.ver, s.hasVer = d.ver, true
 		case s.ver != d.ver:
 			b.stale = true // two parts built against different versions
 		}
-		b.deps[d.key] = s
 	}
+}
+
+// dep returns b's entry for a tag record key, adding it if needed. The
+// pointer is valid until the next call; b.mu must be held.
+func (b *Build) dep(key string) *dep {
+	for i := range b.deps {
+		if b.deps[i].key == key {
+			return &b.deps[i]
+		}
+	}
+	b.deps = append(b.deps, dep{key: key})
+	return &b.deps[len(b.deps)-1]
 }
 
 func (b *Build) horizon() time.Time {
@@ -247,8 +249,9 @@ func (c *Cache) prepare(ctx context.Context, key string, opts []SetOption) (*Bui
 	if err := checkTags(o.tags); err != nil {
 		return nil, err
 	}
-	return &Build{c: c, key: c.entryKey(key), opts: o, tx: activeTx(ctx),
-		deps: make(map[string]depState, len(o.tags))}, nil
+	b := &Build{c: c, key: c.entryKey(key), opts: o, tx: activeTx(ctx)}
+	b.deps = b.depBuf[:0]
+	return b, nil
 }
 
 // Begin reads key. On a hit the returned build holds the value; on a miss
@@ -264,12 +267,9 @@ func (c *Cache) Begin(ctx context.Context, key string, opts ...SetOption) (*Buil
 	}
 	b.parent = Current(ctx)
 	for waited := false; ; waited = true {
-		e, ok, _ := c.load(ctx, b.key, nil)
+		e, ok, _ := c.load(ctx, b.key, b.deps[:0])
 		if ok {
-			b.hit, b.value = true, e.value
-			for _, d := range e.deps {
-				b.deps[d.key] = depState{ver: d.ver, hasVer: true}
-			}
+			b.hit, b.value, b.deps = true, e.value, e.deps
 			return b, nil
 		}
 		if waited || b.buildingSelf() {
@@ -310,7 +310,7 @@ func (c *Cache) startBuild(ctx context.Context, b *Build) {
 	for _, t := range b.opts.tags {
 		keys = append(keys, c.tagKey(t))
 	}
-	recs, created, err := c.readRecords(ctx, keys)
+	recs, err := c.readRecords(ctx, keys)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err != nil {
@@ -318,37 +318,37 @@ func (c *Cache) startBuild(ctx context.Context, b *Build) {
 		return
 	}
 	for i, k := range keys {
-		b.deps[k] = depState{ver: recs[i].ver, hasVer: true, created: created[i]}
+		d := b.dep(k)
+		d.ver, d.hasVer = recs[i].ver, true
 	}
 }
 
-// readRecords reads tag records, creating the missing ones. created[i]
-// reports a record this call created (and so no invalidation can hide in).
-func (c *Cache) readRecords(ctx context.Context, keys []string) ([]record, []bool, error) {
+// readRecords reads tag records, creating the missing ones. A created
+// record's time is zero: creating a tag is not invalidating it, so it never
+// fails a time check (a record lost to eviction takes its entries with it).
+func (c *Cache) readRecords(ctx context.Context, keys []string) ([]record, error) {
 	raw, err := c.storeGet(ctx, keys)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	recs := make([]record, len(keys))
-	created := make([]bool, len(keys))
 	var missing []Item
-	var mine []record
+	var at []int
 	for i, v := range raw {
 		r, ok := decodeRecord(v)
 		if !ok {
-			r = newRecord(c.now(), 0)
-			missing = append(missing, Item{Key: keys[i], Value: r.encode(), TTL: c.cfg.tagTTL})
-			mine = append(mine, r)
+			missing = append(missing, Item{Key: keys[i], Value: newRecord(time.Time{}, 0).encode(), TTL: c.cfg.tagTTL})
+			at = append(at, i)
 			continue
 		}
 		recs[i] = r
 	}
 	if len(missing) == 0 {
-		return recs, created, nil
+		return recs, nil
 	}
 	// Add, not Set: a concurrent invalidation must win over our creation.
 	if err := c.storeWrite(ctx, "add", missing, c.store.Add); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mkeys := make([]string, len(missing))
 	for i, it := range missing {
@@ -356,21 +356,16 @@ func (c *Cache) readRecords(ctx context.Context, keys []string) ([]record, []boo
 	}
 	again, err := c.storeGet(ctx, mkeys)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	j := 0
-	for i, v := range raw {
-		if _, ok := decodeRecord(v); ok {
-			continue
-		}
+	for j, i := range at {
 		r, ok := decodeRecord(again[j])
 		if !ok {
-			return nil, nil, fmt.Errorf("%w: tag record %q vanished after Add", ErrCorrupt, keys[i])
+			return nil, fmt.Errorf("%w: tag record %q vanished after Add", ErrCorrupt, keys[i])
 		}
-		recs[i], created[i] = r, r.ver == mine[j].ver
-		j++
+		recs[i] = r
 	}
-	return recs, created, nil
+	return recs, nil
 }
 
 // End finishes b. A miss stores value, unless it was prevented or anything
@@ -388,17 +383,17 @@ func (b *Build) End(ctx context.Context, value []byte) error {
 	b.mu.Unlock()
 	defer b.leaveFlight()
 
-	var err error
-	var deps []dep
 	switch {
 	case b.key == "":
 		b.passScopeUp()
 		return nil
 	case b.hit:
-		deps = b.depList()
-	default:
-		deps, err = b.commit(ctx, value)
+		if b.parent != nil {
+			b.parent.includeDeps(b.deps, false) // a hit's deps no longer change
+		}
+		return nil
 	}
+	deps, err := b.commit(ctx, value)
 	if b.parent != nil {
 		b.parent.includeDeps(deps, b.isStale())
 	}
@@ -414,11 +409,11 @@ func (b *Build) passScopeUp() {
 	b.mu.Lock()
 	var deps []dep
 	var added []string
-	for k, s := range b.deps {
-		if s.hasVer {
-			deps = append(deps, dep{key: k, ver: s.ver})
+	for _, d := range b.deps {
+		if d.hasVer {
+			deps = append(deps, d)
 		} else {
-			added = append(added, b.c.tagName(k))
+			added = append(added, b.c.tagName(d.key))
 		}
 	}
 	stale := b.stale || b.unsure
@@ -459,15 +454,6 @@ func (b *Build) isStale() bool {
 	return b.stale || b.unsure
 }
 
-func (b *Build) depList() []dep {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	deps := make([]dep, 0, len(b.deps))
-	for k, s := range b.deps {
-		deps = append(deps, dep{key: k, ver: s.ver})
-	}
-	return deps
-}
 
 // commit decides whether the built value may be stored, and stores it.
 // It returns the deps (with the versions the value was built against) for
@@ -475,24 +461,23 @@ func (b *Build) depList() []dep {
 func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 	c := b.c
 	b.mu.Lock()
-	states := maps.Clone(b.deps)
+	deps := slices.Clone(b.deps)
 	prevented, stale, unsure, preRead := b.prevented, b.stale, b.unsure, b.preRead
 	b.mu.Unlock()
 
-	keys := slices.Sorted(maps.Keys(states))
-	deps := make([]dep, len(keys))
-	for i, k := range keys {
-		deps[i] = dep{key: k, ver: states[k].ver}
-	}
+	slices.SortFunc(deps, func(x, y dep) int { return strings.Compare(x.key, y.key) })
 	if stale || unsure {
 		c.stats.skippedStale.Add(1)
 		return deps, nil
 	}
 	var recs []record
-	var created []bool
-	if len(keys) > 0 {
+	if len(deps) > 0 {
+		keys := make([]string, len(deps))
+		for i, d := range deps {
+			keys[i] = d.key
+		}
 		var err error
-		if recs, created, err = c.readRecords(ctx, keys); err != nil {
+		if recs, err = c.readRecords(ctx, keys); err != nil {
 			b.markUnsure()
 			return deps, err
 		}
@@ -500,24 +485,22 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 	now := c.now()
 	limit := b.horizon().Add(-c.cfg.skew).UnixNano()
 	checkKnown := preRead || b.parent != nil
-	for i, k := range keys {
-		s, r := states[k], recs[i]
+	for i := range deps {
+		d, r := &deps[i], recs[i]
 		switch {
 		case c.cfg.naiveVersions:
-			deps[i].ver = r.ver
 		case r.locked(now) && !b.ownLock(r.lockedUntil):
 			c.stats.skippedLocked.Add(1)
 			b.markUnsure()
 			return deps, nil
-		case s.hasVer && r.ver != s.ver:
+		case d.hasVer && r.ver != d.ver:
 			b.markStale()
 			return deps, nil
-		case (s.timeCheck || checkKnown) && !s.created && !created[i] && r.time() > limit:
+		case (d.timeCheck || checkKnown) && r.time() > limit:
 			b.markStale()
 			return deps, nil
-		default:
-			deps[i].ver = r.ver
 		}
+		d.ver, d.hasVer = r.ver, true
 	}
 	if prevented {
 		c.stats.prevented.Add(1)

@@ -198,7 +198,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, opts ...SetOp
 	b.parent = Current(ctx)
 	b.mu.Lock()
 	for _, t := range b.opts.tags {
-		b.deps[c.tagKey(t)] = depState{timeCheck: b.parent != nil}
+		b.dep(c.tagKey(t)).timeCheck = b.parent != nil
 	}
 	b.mu.Unlock()
 	return b.End(ctx, value)

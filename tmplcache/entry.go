@@ -32,10 +32,13 @@ const (
 // version identifies one invalidation of a tag: its time and 8 random bytes.
 type version [versionLen]byte
 
-// dep is one tag an entry depends on. key is the tag record's store key.
+// dep is one tag an entry (or a build) depends on. key is the tag record's
+// store key.
 type dep struct {
-	key string
-	ver version
+	key       string
+	ver       version
+	hasVer    bool // ver was read before the data (or came from a descendant)
+	timeCheck bool // the tag appeared mid-build: compare its time with the horizon
 }
 
 // encodeEntry builds a new buffer; value is copied, so the caller keeps it.
@@ -81,7 +84,7 @@ func decodeEntry(raw []byte, deps []dep) (decodedEntry, error) {
 		if len(raw)-p < kl+versionLen {
 			return e, fmt.Errorf("%w: entry tag list", ErrCorrupt)
 		}
-		var d dep
+		d := dep{hasVer: true}
 		if kl > 0 {
 			d.key = unsafe.String(&raw[p], kl)
 		}

@@ -8,7 +8,8 @@ import (
 
 // A tag record (24 bytes) is what invalidation writes for a tag:
 //
-//	[0:8]   invalidation time, Unix nanoseconds (big-endian)
+//	[0:8]   invalidation time, Unix nanoseconds (big-endian); 0 for a
+//	        record created by a build (the tag was never invalidated)
 //	[8:16]  random bytes: two invalidations at the same instant differ
 //	[16:24] locked until, Unix nanoseconds (0 = unlocked): a transaction
 //	        that invalidated the tag has not ended yet
@@ -28,7 +29,9 @@ func (r record) locked(now time.Time) bool { return r.lockedUntil > now.UnixNano
 
 func newRecord(now time.Time, lockedUntil int64) record {
 	var r record
-	binary.BigEndian.PutUint64(r.ver[:8], uint64(now.UnixNano()))
+	if !now.IsZero() {
+		binary.BigEndian.PutUint64(r.ver[:8], uint64(now.UnixNano()))
+	}
 	binary.BigEndian.PutUint64(r.ver[8:], rand.Uint64())
 	r.lockedUntil = lockedUntil
 	return r

@@ -1,0 +1,123 @@
+package cachetagging_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/tmplcache"
+)
+
+// A realistic fragment: a list of 50 posts, about 10 KB of HTML.
+const listBody = `<ul class="posts">{{ range .Posts }}
+  <li class="post" id="post-{{ .ID }}"><a href="/posts/{{ .ID }}">{{ .Title }}</a>
+    <span class="meta">by {{ .Author }} in {{ .Category }}, {{ .Comments }} comments</span>
+    <p>{{ .Summary }}</p></li>{{ end }}
+</ul>`
+
+type benchPost struct {
+	ID, Comments                    int
+	Title, Author, Category, Summary string
+}
+
+func benchData() map[string]any {
+	posts := make([]benchPost, 50)
+	for i := range posts {
+		posts[i] = benchPost{ID: i, Comments: i * 3, Title: fmt.Sprintf("Post number %d & friends", i),
+			Author: "Ann <ann@example.com>", Category: "Go", Summary: strings.Repeat("Lorem ipsum dolor sit amet. ", 3)}
+	}
+	return map[string]any{"Posts": posts}
+}
+
+func benchTemplates(b *testing.B) (*cachetagging.Renderer, *template.Template, *template.Template) {
+	r := cachetagging.New(tmplcache.New(nil))
+	plain := template.Must(template.New("list").Parse(listBody))
+	cached := template.Must(template.New("list").Funcs(r.FuncMap()).Parse(
+		`{{ cache_tagging "posts" "posts" }}` + listBody + `{{ end_cache_tagging }}`))
+	if err := r.Prepare(cached); err != nil {
+		b.Fatal(err)
+	}
+	return r, plain, cached
+}
+
+// BenchmarkFragment compares, in one run, the uncached render, the cached
+// hit, and a plain copy of the same bytes into a buffer.
+func BenchmarkFragment(b *testing.B) {
+	r, plain, cached := benchTemplates(b)
+	data := benchData()
+	var want bytes.Buffer
+	if err := plain.Execute(&want, data); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var buf bytes.Buffer
+	if err := r.ExecuteTemplate(ctx, &buf, cached, "list", data); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("fragment: %d bytes", want.Len())
+
+	b.Run("render=uncached", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(want.Len()))
+		for b.Loop() {
+			buf.Reset()
+			_ = plain.Execute(&buf, data)
+		}
+	})
+	b.Run("render=hit", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(want.Len()))
+		for b.Loop() {
+			buf.Reset()
+			if err := r.ExecuteTemplate(ctx, &buf, cached, "list", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if buf.String() != want.String() {
+			b.Fatal("the hit differs from the render")
+		}
+	})
+	b.Run("render=copy", func(b *testing.B) {
+		src := want.Bytes()
+		b.ReportAllocs()
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			buf.Reset()
+			buf.Write(src)
+		}
+	})
+}
+
+// BenchmarkPassThrough compares 1 MB of marker-free output through the
+// renderer's stream with a plain copy of it.
+func BenchmarkPassThrough(b *testing.B) {
+	r := cachetagging.New(tmplcache.New(nil))
+	page := strings.Repeat("<p>plain output without any marker in it, just text.</p>\n", 1<<20/58)
+	t := template.Must(template.New("p").Funcs(r.FuncMap()).Parse(`{{ .Page }}`))
+	if err := r.Prepare(t); err != nil {
+		b.Fatal(err)
+	}
+	data := map[string]any{"Page": template.HTML(page)}
+	ctx := context.Background()
+	b.Run("path=stream", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(page)))
+		for b.Loop() {
+			if err := r.ExecuteTemplate(ctx, io.Discard, t, "p", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("path=plain", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(page)))
+		for b.Loop() {
+			_ = t.Execute(io.Discard, data)
+		}
+	})
+}

@@ -1,0 +1,77 @@
+package nocache
+
+import (
+	"context"
+	"io"
+
+	"github.com/cachetagging/cachetagging/internal/marker"
+)
+
+// Writer expands holes in a stream: text passes straight through to the
+// underlying writer, unbuffered; each authentic marker is replaced by its
+// handler's output. Close it to flush bytes held back at the end of the
+// stream (a possible marker cut short is plain text).
+type Writer struct {
+	r     *Registry
+	ctx   context.Context
+	w     io.Writer
+	live  any
+	depth int
+	sc    marker.Scanner
+	err   error
+}
+
+// NewWriter returns a Writer expanding r's holes into w with live as every
+// [Call]'s Live.
+func (r *Registry) NewWriter(ctx context.Context, w io.Writer, live any) *Writer {
+	return r.newWriter(ctx, w, live, 0)
+}
+
+func (r *Registry) newWriter(ctx context.Context, w io.Writer, live any, depth int) *Writer {
+	return &Writer{r: r, ctx: ctx, w: w, live: live, depth: depth, sc: marker.Scanner{Authentic: r.authentic}}
+}
+
+// Write implements io.Writer. After an error every call returns it.
+func (x *Writer) Write(p []byte) (int, error) {
+	if x.err != nil {
+		return 0, x.err
+	}
+	if x.err = x.sc.Write(p, (*expander)(x)); x.err != nil {
+		return 0, x.err
+	}
+	return len(p), nil
+}
+
+// Close flushes what was held back. It does not close the underlying writer.
+func (x *Writer) Close() error {
+	if x.err != nil {
+		return x.err
+	}
+	x.err = x.sc.Flush((*expander)(x))
+	return x.err
+}
+
+type expander Writer
+
+func (e *expander) Text(p []byte) error {
+	_, err := e.w.Write(p)
+	return err
+}
+
+func (e *expander) Marker(m marker.Marker) error {
+	call, err := decodeCall(m.Payload)
+	if err != nil {
+		return err
+	}
+	call.Live = e.live
+	return e.r.call(e.ctx, e.w, call, e.depth)
+}
+
+// Expand writes src to w with its holes expanded.
+func (r *Registry) Expand(ctx context.Context, w io.Writer, src []byte, live any) error {
+	x := r.newWriter(ctx, w, live, 0)
+	if _, err := x.Write(src); err != nil {
+		return err
+	}
+	return x.Close()
+}

@@ -1,0 +1,134 @@
+package cachetagging
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"sync"
+	"text/template/parse"
+
+	"github.com/cachetagging/cachetagging/nocache"
+	"github.com/cachetagging/cachetagging/phased"
+	"github.com/cachetagging/cachetagging/tmplcache"
+)
+
+// Renderer caches fragments of html/template output in a [tmplcache.Cache].
+// Make one with [New], register its [Renderer.FuncMap] before parsing,
+// call [Renderer.Prepare] after parsing, then execute with
+// [Renderer.ExecuteTemplate]. It is safe for concurrent use.
+type Renderer struct {
+	c      *tmplcache.Cache
+	err    error // configuration error: Prepare and ExecuteTemplate return it
+	logger *slog.Logger
+
+	nonce    [16]byte // authenticates transient markers; never leaves the process
+	holes    *nocache.Registry
+	sections phased.Sections
+	blocks   blockTable
+
+	mu       sync.Mutex
+	prepared map[*parse.Tree]bool
+}
+
+// Option configures a [Renderer].
+type Option func(*options)
+
+type options struct {
+	secret []byte
+}
+
+// MinSecretLen is the shortest key [WithSecret] accepts.
+const MinSecretLen = 16
+
+// WithSecret sets the key that authenticates the markers stored inside
+// cached fragments (nocache and phased holes). Every process sharing one
+// store must use the same key; with a shared store it is required. With an
+// in-process store a random key is made when none is given.
+func WithSecret(key []byte) Option {
+	return func(o *options) { o.secret = append([]byte(nil), key...) }
+}
+
+// fragmentPrefix keeps fragment keys apart from keys the application
+// stores in the same cache itself.
+const fragmentPrefix = "fragment:"
+
+// New returns a Renderer caching in c. Configuration errors (a shared store
+// without [WithSecret], a short secret) do not panic: [Renderer.Prepare]
+// and [Renderer.ExecuteTemplate] return them.
+func New(c *tmplcache.Cache, opts ...Option) *Renderer {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	r := &Renderer{c: c, prepared: map[*parse.Tree]bool{}}
+	var errs []error
+	switch {
+	case c == nil:
+		errs = append(errs, fmt.Errorf("%w: New needs a *tmplcache.Cache", ErrConfig))
+		c = tmplcache.New(nil)
+		r.c = c
+	case len(o.secret) == 0 && c.Shared():
+		errs = append(errs, fmt.Errorf("%w: the store is shared with other processes: "+
+			"give every process the same key with WithSecret (cached holes must verify on all of them)", ErrConfig))
+	case len(o.secret) > 0 && len(o.secret) < MinSecretLen:
+		errs = append(errs, fmt.Errorf("%w: WithSecret: the key has %d bytes, want at least %d", ErrConfig, len(o.secret), MinSecretLen))
+	}
+	r.err = errors.Join(errs...)
+	r.logger = c.Logger()
+	_, _ = rand.Read(r.nonce[:])
+	r.holes = nocache.NewRegistry(o.secret) // empty: a random in-process key
+	if err := r.holes.Handle(phased.HandlerName, r.sections.Handler(r.executeSection)); err != nil {
+		r.err = errors.Join(r.err, err)
+	}
+	return r
+}
+
+// Cache returns the cache r stores fragments in.
+func (r *Renderer) Cache() *tmplcache.Cache { return r.c }
+
+// Holes returns the registry of r's nocache handlers, for expanding
+// phase-1 output outside ExecuteTemplate (see [nocache.Registry.Expand]).
+func (r *Renderer) Holes() *nocache.Registry { return r.holes }
+
+// Nocache registers fn as the handler of {{ nocache "name" ... }}. A name
+// may be registered once: a duplicate is reported by [Renderer.Prepare] and
+// [Renderer.ExecuteTemplate].
+func (r *Renderer) Nocache(name string, fn nocache.Func) {
+	if err := r.holes.Handle(name, fn); err != nil {
+		r.mu.Lock()
+		r.err = errors.Join(r.err, fmt.Errorf("%w: Nocache: %w", ErrConfig, err))
+		r.mu.Unlock()
+	}
+}
+
+func (r *Renderer) configErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// FuncMap returns the template functions: cache_tagging, end_cache_tagging,
+// cache_add_tags, cache_tagging_prevent, cache_timeout, nocache, phased and
+// end_phased, plus the internal ones Prepare rewrites blocks into. Add it
+// with Funcs before parsing.
+func (r *Renderer) FuncMap() template.FuncMap {
+	return template.FuncMap{
+		identBlock:              notPrepared(identBlock),
+		identEndBlock:           notPrepared(identEndBlock),
+		identPhased:             notPrepared(identPhased),
+		identEndPhased:          notPrepared(identEndPhased),
+		"cache_add_tags":        r.addTags,
+		"cache_tagging_prevent": r.prevent,
+		"cache_timeout":         cacheTimeout,
+		"nocache":               r.holes.Func(),
+		fnOpen:                  r.open,
+		fnBegin:                 r.begin,
+		fnEnd:                   r.end,
+		fnHit:                   r.hit,
+		fnPhased:                r.phased,
+	}
+}
