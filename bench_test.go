@@ -21,7 +21,7 @@ const listBody = `<ul class="posts">{{ range .Posts }}
 </ul>`
 
 type benchPost struct {
-	ID, Comments                    int
+	ID, Comments                     int
 	Title, Author, Category, Summary string
 }
 

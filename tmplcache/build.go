@@ -454,7 +454,6 @@ func (b *Build) isStale() bool {
 	return b.stale || b.unsure
 }
 
-
 // commit decides whether the built value may be stored, and stores it.
 // It returns the deps (with the versions the value was built against) for
 // the parent.

@@ -28,14 +28,14 @@ type Kind byte
 
 // Kinds. Stored kinds are signed with the secret; the others are transient.
 const (
-	Nocache  Kind = 'N' // stored: a hole run at phase 2 (nocache and phased)
-	Begin    Kind = 'B' // transient: a fragment body starts (payload: block id)
-	End      Kind = 'E' // transient: the fragment body ends (payload: block id)
-	Hit      Kind = 'H' // transient: write this cached fragment (payload: block id)
-	AddTags  Kind = 'A' // transient: tags for the innermost fragment (payload: tag list)
-	Prevent  Kind = 'P' // transient: do not store the enclosing fragments
-	TagLen        = 16
-	HeaderLen     = 8
+	Nocache   Kind = 'N' // stored: a hole run at phase 2 (nocache and phased)
+	Begin     Kind = 'B' // transient: a fragment body starts (payload: block id)
+	End       Kind = 'E' // transient: the fragment body ends (payload: block id)
+	Hit       Kind = 'H' // transient: write this cached fragment (payload: block id)
+	AddTags   Kind = 'A' // transient: tags for the innermost fragment (payload: tag list)
+	Prevent   Kind = 'P' // transient: do not store the enclosing fragments
+	TagLen         = 16
+	HeaderLen      = 8
 	// MaxStored and MaxTransient bound payloads, so a forged header cannot
 	// make a scanner hold more than this much output back.
 	MaxStored    = 256 << 10
