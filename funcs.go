@@ -68,7 +68,7 @@ func (r *Renderer) open(loc string, key any, args ...any) (handle, error) {
 	// bounded by the cache's timeout instead.
 	b, err := r.c.Begin(context.Background(), fragmentPrefix+a.key, opts...)
 	if err != nil {
-		return nil, errAt(loc, ErrBadArgument, "%v", err)
+		return nil, errAt(loc, ErrBadArgument, "%w", err)
 	}
 	blk := &block{loc: loc, build: b}
 	blk.self[0] = blk
@@ -124,11 +124,11 @@ func (r *Renderer) prevent() template.HTML {
 func (r *Renderer) phased(loc, section string, args ...any) (template.HTML, error) {
 	stash, err := phased.Stash(args...)
 	if err != nil {
-		return "", errAt(loc, ErrBadArgument, "%v", err)
+		return "", errAt(loc, ErrBadArgument, "%w", err)
 	}
 	m, err := r.holes.Marker(phased.HandlerName, phased.Args(section, stash)...)
 	if err != nil {
-		return "", errAt(loc, ErrBadArgument, "phased: %v", err)
+		return "", errAt(loc, ErrBadArgument, "phased: %w", err)
 	}
 	return m, nil
 }

@@ -126,3 +126,10 @@ func (g *golden) check() {
 func mustPlain(src string) *template.Template {
 	return template.Must(template.New("plain").Funcs(sprigFuncs()).Parse(src))
 }
+
+func mustPrepared(t *testing.T, r *cachetagging.Renderer, src string) *template.Template {
+	t.Helper()
+	tmpl := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(src))
+	require.NoError(t, r.Prepare(tmpl))
+	return tmpl
+}

@@ -84,17 +84,25 @@ type rewriter struct {
 
 func (rw *rewriter) rewrite(tree *parse.Tree) error {
 	rw.tree, rw.vars = tree, 0
-	if err := rw.list(tree.Root); err != nil {
-		return err
-	}
-	// Anything left is a block function used inside another action.
+	// A block function anywhere but at the head of its own action (in a
+	// declaration, a condition, a pipeline) is an error of its own, not an
+	// unbalanced block.
+	standalone := map[parse.Node]bool{}
+	walk(tree.Root, func(n parse.Node) {
+		if k, a := classify(n); k != none {
+			standalone[a.Pipe.Cmds[0].Args[0]] = true
+		}
+	})
 	var err error
 	walk(tree.Root, func(n parse.Node) {
-		if id, ok := n.(*parse.IdentifierNode); ok && err == nil && slices.Contains(blockIdents, id.Ident) {
+		if id, ok := n.(*parse.IdentifierNode); ok && err == nil && slices.Contains(blockIdents, id.Ident) && !standalone[n] {
 			err = rw.errAt(n, ErrMisplaced, "%s must stand alone, as {{ %s ... }}", id.Ident, id.Ident)
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return rw.list(tree.Root)
 }
 
 type kind int

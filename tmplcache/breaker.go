@@ -76,6 +76,17 @@ func (b *breaker) success() breakerChange {
 	return noChange
 }
 
+// abandon frees the half-open trial slot of a call whose caller gave up:
+// it tells nothing about the store, and must not keep the breaker shut.
+func (b *breaker) abandon() {
+	if b.state.Load() == breakerClosed {
+		return
+	}
+	b.mu.Lock()
+	b.trialOut = false
+	b.mu.Unlock()
+}
+
 func (b *breaker) failure(now time.Time) breakerChange {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -132,6 +143,7 @@ func (c *Cache) done(ctx context.Context, cancel context.CancelFunc, op string, 
 	}
 	err = fmt.Errorf("tmplcache: store %s: %w", op, err)
 	if callerGaveUp {
+		c.br.abandon()
 		return err // not the store's fault
 	}
 	switch c.br.failure(c.now()) {

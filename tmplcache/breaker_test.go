@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -125,4 +126,81 @@ func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
 	_, _, err := c.Get(ctx, "k")
 	require.ErrorIs(t, err, context.Canceled)
 	require.False(t, c.Stats().BreakerOpen)
+}
+
+func TestATrialCallWhoseCallerGivesUpDoesNotJamTheBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		c := tmplcache.New(store, tmplcache.WithBreaker(1, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+		store.failing.Store(true)
+		_, _, _ = c.Get(bg, "k") // opens the breaker
+		require.True(t, c.Stats().BreakerOpen)
+
+		time.Sleep(time.Second)
+		store.failing.Store(false)
+		store.hanging.Store(true)
+		ctx, cancel := context.WithCancel(bg)
+		go func() {
+			time.Sleep(10 * time.Millisecond)
+			cancel() // the client hangs up during the trial call
+		}()
+		_, _, err := c.Get(ctx, "k")
+		require.ErrorIs(t, err, context.Canceled)
+
+		store.hanging.Store(false)
+		_, _, err = c.Get(bg, "k")
+		require.NoError(t, err, "the next call is a new trial, not refused")
+		require.False(t, c.Stats().BreakerOpen)
+	})
+}
+
+// While a failed invalidation is being re-applied, no read may serve an
+// entry it concerns: the pending set empties only once the replay landed.
+func TestNoReadSlipsInWhileAnInvalidationIsReplayed(t *testing.T) {
+	store := &gatedStore{Store: tmplcache.NewMemoryStore()}
+	c := tmplcache.New(store, tmplcache.WithBreaker(100, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, c.Set(bg, "k", []byte("old"), tmplcache.Tags("t")))
+
+	store.fail.Store(true)
+	require.Error(t, c.InvalidateTags(bg, "t"))
+	store.fail.Store(false)
+
+	store.gate = make(chan struct{})
+	store.entered = make(chan struct{})
+	done := make(chan struct{})
+	go func() { // this read re-applies the invalidation, and is held mid-write
+		defer close(done)
+		_, ok, _ := c.Get(bg, "k")
+		require.False(t, ok)
+	}()
+	<-store.entered
+	_, ok, err := c.Get(bg, "k")
+	require.False(t, ok, "a read during the replay served the invalidated entry")
+	require.ErrorIs(t, err, tmplcache.ErrUnavailable)
+	close(store.gate)
+	<-done
+	_, ok, err = c.Get(bg, "k")
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Zero(t, c.Stats().PendingTags)
+}
+
+// gatedStore can fail writes, or hold the next write until gate closes.
+type gatedStore struct {
+	tmplcache.Store
+	fail    atomic.Bool
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedStore) Set(ctx context.Context, items []tmplcache.Item) error {
+	if g.fail.Load() {
+		return errBoom
+	}
+	if g.gate != nil {
+		close(g.entered)
+		<-g.gate
+		g.gate = nil
+	}
+	return g.Store.Set(ctx, items)
 }

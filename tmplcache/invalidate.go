@@ -2,6 +2,7 @@ package tmplcache
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -70,13 +71,16 @@ func (c *Cache) invalidate(ctx context.Context, tags []string, tx *Tx, keep map[
 	return nil
 }
 
-// pending holds tags whose invalidation failed. While it is not empty, reads
-// first try to re-apply them and serve nothing until they succeed: an entry
-// those invalidations concern must never be served.
+// pending holds tags whose invalidation failed. While it is not empty,
+// reads serve nothing: one of them re-applies the tags, the others miss,
+// and the set empties only once the re-application has landed, so no read
+// can slip between the two.
 type pending struct {
-	any  atomic.Bool
-	mu   sync.Mutex
-	tags map[string]struct{}
+	any      atomic.Bool
+	replay   sync.Mutex // held by the one read re-applying the tags
+	mu       sync.Mutex
+	tags     map[string]struct{}
+	failures uint64 // bumped by every add, to tell a landed replay from a superseded one
 }
 
 func (p *pending) nonEmpty() bool { return p.any.Load() }
@@ -90,6 +94,7 @@ func (p *pending) add(tags []string) {
 	for _, t := range tags {
 		p.tags[t] = struct{}{}
 	}
+	p.failures++
 	p.any.Store(true)
 }
 
@@ -99,27 +104,46 @@ func (p *pending) len() int {
 	return len(p.tags)
 }
 
-// take removes and returns the pending tags.
-func (p *pending) take() []string {
+func (p *pending) snapshot() ([]string, uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	tags := make([]string, 0, len(p.tags))
 	for t := range p.tags {
 		tags = append(tags, t)
 	}
-	p.tags = nil
-	p.any.Store(false)
-	return tags
+	return tags, p.failures
 }
 
+// landed removes tags after their re-application succeeded, unless another
+// failure happened meanwhile (its tags, perhaps the same, stay pending).
+func (p *pending) landed(tags []string, failures uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failures != failures {
+		return
+	}
+	for _, t := range tags {
+		delete(p.tags, t)
+	}
+	p.any.Store(len(p.tags) > 0)
+}
+
+// errReplaying makes a read miss while another one re-applies invalidations.
+var errReplaying = fmt.Errorf("%w: re-applying failed invalidations", ErrUnavailable)
+
 func (c *Cache) replayPending(ctx context.Context) error {
-	tags := c.pend.take()
+	if !c.pend.replay.TryLock() {
+		return errReplaying
+	}
+	defer c.pend.replay.Unlock()
+	tags, failures := c.pend.snapshot()
 	if len(tags) == 0 {
 		return nil
 	}
 	if err := c.invalidate(ctx, tags, nil, nil); err != nil {
-		return err // invalidate put them back
+		return err // invalidate added them again
 	}
+	c.pend.landed(tags, failures)
 	c.cfg.logger.Info("tmplcache: re-applied invalidations that had failed", "tags", len(tags))
 	return nil
 }

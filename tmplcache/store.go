@@ -31,7 +31,9 @@ type Store interface {
 	Delete(ctx context.Context, keys []string) error
 }
 
-// Item is one key-value pair to store. A TTL of zero means no expiry.
+// Item is one key-value pair to store. A TTL of zero means no expiry; a
+// negative TTL is invalid ([Cache] never writes one) and a store may reject
+// it.
 type Item struct {
 	Key   string
 	Value []byte

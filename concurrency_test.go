@@ -1,0 +1,167 @@
+package cachetagging_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/stretchr/testify/require"
+)
+
+// The §3.3 invariant through templates. A handler reads the data, works a
+// little, then renders a fragment showing it; writers change the data and
+// invalidate its tag. No render may show data older than an invalidation
+// that returned before the request began — though the handler read the
+// data before the fragment's block ever consulted the cache.
+func TestConcurrentRendersNeverServeStaleFragments(t *testing.T) {
+	for _, tracked := range []bool{true, false} {
+		name := "requests tracked from their start"
+		if !tracked {
+			name = "untracked requests, data read within the skew margin"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := parse(t, `<p>{{ cache_tagging "value" "counter" }}{{ .n }}{{ end_cache_tagging }}</p>`,
+				tmplcache.WithSkew(5*time.Millisecond))
+			var data, published atomic.Int64
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(5+rand.IntN(15)) * time.Millisecond):
+					}
+					v := data.Add(1)
+					if err := h.c.InvalidateTags(bg, "counter"); err != nil {
+						t.Error(err)
+						return
+					}
+					published.Store(v)
+				}
+			})
+			var reads, stale atomic.Int64
+			for range 6 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						floor := published.Load()
+						ctx := context.Background()
+						if tracked {
+							ctx, _ = h.c.Track(ctx) // the request begins
+						}
+						n := data.Load() // the handler loads its data
+						time.Sleep(time.Duration(100+rand.IntN(400)) * time.Microsecond)
+						out, err := h.exec(ctx, "t", map[string]any{"n": n})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						got, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(out, "<p>"), "</p>"), 10, 64)
+						reads.Add(1)
+						if got < floor {
+							stale.Add(1)
+						}
+					}
+				})
+			}
+			time.Sleep(1500 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			st := h.c.Stats()
+			t.Logf("%d renders, %d stale; %d hits, %d stores, %d skipped as stale", reads.Load(), stale.Load(), st.Hits, st.Stores, st.SkippedStale)
+			require.Zero(t, stale.Load())
+			require.NotZero(t, st.Hits, "the test must exercise hits")
+			require.NotZero(t, st.Stores)
+		})
+	}
+}
+
+func TestConcurrentMissesOfOneFragmentRenderOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := parse(t, `{{ cache_tagging "slow" "t" }}{{ call .render }}{{ end_cache_tagging }}`)
+		var renders atomic.Int32
+		render := func() string {
+			renders.Add(1)
+			time.Sleep(50 * time.Millisecond) // an expensive body
+			return "body"
+		}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				out, err := h.exec(bg, "t", map[string]any{"render": render})
+				require.NoError(t, err)
+				require.Equal(t, "body", out)
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, renders.Load())
+	})
+}
+
+func TestNestedRendersUnderInvalidationStayConsistent(t *testing.T) {
+	h := newHarness(t, tmplcache.WithSkew(time.Millisecond))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tags := []string{"outer", "inner", "item:1", "item:2", "items"}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			_ = h.c.InvalidateTags(bg, tags[rand.IntN(len(tags))])
+		}
+	})
+	var renders atomic.Int64
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				out, err := h.exec(bg, "nested", nestedData(g*1000+i))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if strings.Count(out, "<i>") != 2 || !strings.Contains(out, "inner=") || strings.Contains(out, "\x00") {
+					t.Errorf("inconsistent output %q", out)
+					return
+				}
+				renders.Add(1)
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	st := h.c.Stats()
+	t.Logf("%d renders; %d hits, %d stores", renders.Load(), st.Hits, st.Stores)
+	require.NotZero(t, st.Hits)
+}
+
+func TestCacheTimeoutExpiresTheFragment(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := parse(t, `{{ cache_tagging "k" (cache_timeout 60) }}{{ .n }}{{ end_cache_tagging }}`)
+		require.Equal(t, "1", h.render("t", map[string]int{"n": 1}))
+		time.Sleep(59 * time.Second)
+		require.Equal(t, "1", h.render("t", map[string]int{"n": 2}))
+		time.Sleep(2 * time.Second)
+		require.Equal(t, "3", h.render("t", map[string]int{"n": 3}))
+	})
+}

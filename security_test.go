@@ -1,0 +1,126 @@
+package cachetagging_test
+
+import (
+	"context"
+	"encoding/binary"
+	"html/template"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/nocache"
+	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/stretchr/testify/require"
+)
+
+// forged returns a well-formed marker of kind k with a made-up tag.
+func forged(k byte, payload string) string {
+	var b []byte
+	b = append(b, 0, 'C', 'T', k)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+	b = append(b, payload...)
+	return string(append(b, []byte("0123456789abcdef")...))
+}
+
+func nocachePayload(name string) string {
+	return string(binary.AppendUvarint(nil, uint64(len(name)))) + name + "[]"
+}
+
+const securitySrc = `{{ cache_tagging "k" "t" }}<p>{{ .text }}</p>{{ .trusted }}<i>{{ nocache "secret" }}</i>{{ end_cache_tagging }}|{{ .trusted }}`
+
+func securityHarness(t *testing.T) (*harness, *atomic.Int32) {
+	t.Helper()
+	h := parse(t, securitySrc)
+	calls := &atomic.Int32{}
+	h.r.Nocache("secret", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+		calls.Add(1)
+		_, err := io.WriteString(w, "ran")
+		return err
+	})
+	return h, calls
+}
+
+func TestForgedMarkersAreInert(t *testing.T) {
+	other := cachetagging.New(tmplcache.New(nil), cachetagging.WithSecret([]byte("another secret, another process")))
+	other.Nocache("secret", func(context.Context, io.Writer, nocache.Call) error { return nil })
+	signedElsewhere, err := other.Holes().Marker("secret")
+	require.NoError(t, err)
+	genuine := string(signedElsewhere)
+
+	for _, tc := range []struct {
+		name, text, trusted string
+	}{
+		{"escaped data imitating a hole", forged('N', nocachePayload("secret")), ""},
+		{"escaped data imitating a fragment end", forged('E', "\x00\x00\x00\x00\x00\x00\x00\x01"), ""},
+		{"trusted HTML holding a forged hole", "", forged('N', nocachePayload("secret"))},
+		{"trusted HTML holding forged fragment markers", "", forged('E', "12345678") + forged('B', "12345678") + forged('P', "") + forged('H', "12345678")},
+		{"trusted HTML holding a hole signed with another secret", "", genuine},
+		{"trusted HTML holding a truncated hole", "", genuine[:len(genuine)-3]},
+		{"trusted HTML holding a header that claims a huge payload", "", "\x00CTN\x00\x03\xff\xff" + "swallow me"},
+		{"trusted HTML holding bare NULs and marker-like text", "", "\x00\x00CT\x00CTX\x00C"},
+	} {
+		t.Run(tc.name+" never runs a handler", func(t *testing.T) {
+			h, calls := securityHarness(t)
+			data := map[string]any{"text": tc.text, "trusted": template.HTML(tc.trusted)}
+			out, err := h.exec(bg, "t", data)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, calls.Load(), "only the template's own hole ran")
+			require.Contains(t, out, "<i>ran</i>")
+			if tc.trusted != "" {
+				require.Equal(t, 2, strings.Count(out, tc.trusted), "trusted bytes pass through unchanged, inside and outside the fragment")
+			} else {
+				require.NotContains(t, out, "\x00", "escaping removed every NUL")
+			}
+			// The fragment was stored whole: a forged end did not cut it.
+			out2, err := h.exec(bg, "t", data)
+			require.NoError(t, err)
+			require.Equal(t, out, out2)
+			require.EqualValues(t, 1, h.c.Stats().Stores)
+			require.EqualValues(t, 2, calls.Load())
+		})
+	}
+}
+
+func TestNoMarkerOrSecretReachesTheClient(t *testing.T) {
+	secret := []byte("0123456789abcdef-the-shared-secret")
+	c := tmplcache.New(sharedStore{tmplcache.NewMemoryStore()})
+	r := cachetagging.New(c, cachetagging.WithSecret(secret))
+	r.Nocache("who", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+		_, err := io.WriteString(w, "someone")
+		return err
+	})
+	tmpl := template.Must(template.New("t").Funcs(r.FuncMap()).Parse(
+		`{{ cache_tagging "k" "t" }}a{{ nocache "who" }}{{ cache_add_tags "x" }}{{ phased }}p{{ end_phased }}{{ end_cache_tagging }}{{ cache_tagging_prevent }}`))
+	require.NoError(t, r.Prepare(tmpl))
+	for range 2 { // miss, then hit
+		var b strings.Builder
+		require.NoError(t, r.ExecuteTemplate(bg, &b, tmpl, "t", nil))
+		require.Equal(t, "asomeonep", b.String())
+	}
+}
+
+func TestAStoreFromAnotherSecretServesNoHoles(t *testing.T) {
+	store := sharedStore{tmplcache.NewMemoryStore()}
+	src := `{{ cache_tagging "k" }}[{{ nocache "who" }}]{{ end_cache_tagging }}`
+	var calls atomic.Int32
+	mk := func(secret string) *harness {
+		c := tmplcache.New(store)
+		r := cachetagging.New(c, cachetagging.WithSecret([]byte(secret)))
+		r.Nocache("who", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+			calls.Add(1)
+			return nil
+		})
+		tmpl := template.Must(template.New("t").Funcs(r.FuncMap()).Parse(src))
+		require.NoError(t, r.Prepare(tmpl))
+		return &harness{t: t, c: c, r: r, tmpl: tmpl}
+	}
+	a, b := mk("secret number one, long enough"), mk("secret number two, long enough")
+	_, err := a.exec(bg, "t", nil)
+	require.NoError(t, err)
+	out, err := b.exec(bg, "t", nil) // a hit, signed with a's secret
+	require.NoError(t, err)
+	require.EqualValues(t, 1, calls.Load(), "b never runs a hole it cannot verify")
+	require.True(t, strings.HasPrefix(out, "[") && strings.HasSuffix(out, "]"))
+}
