@@ -291,6 +291,9 @@ func (s *stream) finish(err error) error {
 			f.blk.build.Abort()
 		}
 		s.stack = nil
+		if s.scope != nil {
+			s.scope.Prevent() // whatever encloses this execution holds a broken page
+		}
 		if s.err != nil {
 			err = s.err // the processor's own error says more than text/template's wrapper
 		}
