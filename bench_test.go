@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/nocache"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
@@ -120,4 +121,58 @@ func BenchmarkPassThrough(b *testing.B) {
 			_ = t.Execute(io.Discard, data)
 		}
 	})
+}
+
+// BenchmarkHoles: a cached page with three holes, hit path, against the
+// same page with none.
+func BenchmarkHoles(b *testing.B) {
+	r := cachetagging.New(tmplcache.New(nil))
+	r.Nocache("user", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+		_, err := io.WriteString(w, "Ann")
+		return err
+	})
+	body := strings.Repeat("<p>cached paragraph of the page, about sixty bytes long.</p>\n", 160) // ~10 KB
+	srcs := map[string]string{
+		"holes=0": `{{ cache_tagging "page0" "p" }}` + body + `{{ end_cache_tagging }}`,
+		"holes=3": `{{ cache_tagging "page3" "p" }}{{ nocache "user" }}` + body[:3000] + `{{ nocache "user" }}` +
+			body[3000:7000] + `{{ nocache "user" }}` + body[7000:] + `{{ end_cache_tagging }}`,
+	}
+	for _, name := range []string{"holes=0", "holes=3"} {
+		t := template.Must(template.New("t").Funcs(r.FuncMap()).Parse(srcs[name]))
+		if err := r.Prepare(t); err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		_ = r.ExecuteTemplate(context.Background(), &buf, t, "t", nil)
+		if want := strings.Count(name, "3") * 3; strings.Count(buf.String(), "Ann") != want {
+			b.Fatalf("%s: %d holes ran", name, strings.Count(buf.String(), "Ann"))
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := r.ExecuteTemplate(context.Background(), &buf, t, "t", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+type templateT = template.Template
+
+// mustTemplate parses the list template, plain (r nil) or prepared.
+func mustTemplate(b *testing.B, r *cachetagging.Renderer, body string) *template.Template {
+	t := template.New("list")
+	if r != nil {
+		t = t.Funcs(r.FuncMap())
+		body = `{{ cache_tagging "posts" "posts" }}` + body + `{{ end_cache_tagging }}`
+	}
+	t = template.Must(t.Parse(body))
+	if r != nil {
+		if err := r.Prepare(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return t
 }
