@@ -60,13 +60,14 @@ func (r *Renderer) open(loc string, key any, args ...any) (handle, error) {
 	if err != nil {
 		return nil, errAt(loc, err, "")
 	}
-	opts := []tmplcache.SetOption{tmplcache.Tags(a.tags...)}
+	opts := [2]tmplcache.SetOption{tmplcache.Tags(a.tags...)}
+	n := 1
 	if a.ttl > 0 {
-		opts = append(opts, tmplcache.TTL(a.ttl))
+		opts[1], n = tmplcache.TTL(a.ttl), 2
 	}
 	// Template functions cannot see the request's context: store calls are
 	// bounded by the cache's timeout instead.
-	b, err := r.c.Begin(context.Background(), fragmentPrefix+a.key, opts...)
+	b, err := r.c.Begin(context.Background(), fragmentPrefix+a.key, opts[:n]...)
 	if err != nil {
 		return nil, errAt(loc, ErrBadArgument, "%w", err)
 	}

@@ -37,12 +37,12 @@ func (r *Renderer) ExecuteTemplate(ctx context.Context, w io.Writer,
 	if err := r.configErr(); err != nil {
 		return err
 	}
-	return r.execute(ctx, w, data, func(s *stream) error { return t.ExecuteTemplate(s, name, data) })
+	return r.execute(ctx, w, t, name, data)
 }
 
 // executeSection runs a phased section at phase 2.
 func (r *Renderer) executeSection(ctx context.Context, w io.Writer, t *template.Template, data any) error {
-	return r.execute(tmplcache.Detach(ctx), w, data, func(s *stream) error { return t.Execute(s, data) })
+	return r.execute(tmplcache.Detach(ctx), w, t, "", data)
 }
 
 var streams = sync.Pool{New: func() any {
@@ -51,11 +51,18 @@ var streams = sync.Pool{New: func() any {
 	return s
 }}
 
-func (r *Renderer) execute(ctx context.Context, w io.Writer, live any, run func(*stream) error) error {
+// execute runs t's template name ("": t itself) through a stream.
+func (r *Renderer) execute(ctx context.Context, w io.Writer, t *template.Template, name string, data any) error {
 	s := streams.Get().(*stream)
-	s.r, s.ctx, s.out, s.live, s.scope = r, ctx, w, live, tmplcache.Current(ctx)
+	s.r, s.ctx, s.out, s.live, s.scope = r, ctx, w, data, tmplcache.Current(ctx)
 	s.phase1, _ = w.(Phase1Writer)
-	err := s.finish(run(s))
+	var err error
+	if name == "" {
+		err = t.Execute(s, data)
+	} else {
+		err = t.ExecuteTemplate(s, name, data)
+	}
+	err = s.finish(err)
 	s.reset()
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +19,9 @@ import (
 type Func func(ctx context.Context, w io.Writer, call Call) error
 
 // Call is one hole to render.
+//
+// Args is the handler's own slice, but the maps and slices inside it may be
+// shared with other calls of the same hole: do not modify them.
 type Call struct {
 	Name string // the handler's name
 	Args []any  // the arguments given in the template, after a JSON round trip
@@ -45,8 +49,10 @@ const maxNameLen = 256
 // safe for concurrent use; handlers may be added at any time.
 type Registry struct {
 	signer   *marker.Signer
-	mu       sync.Mutex // serializes writers of handlers
+	auth     func(marker.Marker) bool // r.authentic, bound once
+	mu       sync.Mutex               // serializes writers of handlers
 	handlers atomic.Pointer[map[string]Func]
+	seen     verifiedCalls
 }
 
 // NewRegistry returns an empty registry signing markers with key. Every
@@ -59,6 +65,7 @@ func NewRegistry(key []byte) *Registry {
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
 	}
 	r := &Registry{signer: marker.NewSigner(key)}
+	r.auth = r.authentic
 	r.handlers.Store(&map[string]Func{})
 	return r
 }
@@ -111,49 +118,41 @@ func (r *Registry) Func() func(name string, args ...any) (template.HTML, error) 
 	return r.Marker
 }
 
-// Authentic reports whether a well-formed marker was signed with r's key.
+// authentic reports whether a well-formed marker was signed with r's key.
 func (r *Registry) authentic(m marker.Marker) bool {
-	return m.Kind == marker.Nocache && r.signer.Valid(m)
+	if m.Kind != marker.Nocache {
+		return false
+	}
+	_, ok := r.verified(m)
+	return ok
 }
 
 // Verify reports whether raw is exactly one authentic marker of r's.
 func (r *Registry) Verify(raw []byte) bool {
-	_, err := r.parseOne(raw)
-	return err == nil
-}
-
-// parseOne parses raw as exactly one authentic marker.
-func (r *Registry) parseOne(raw []byte) (marker.Marker, error) {
-	var m marker.Marker
-	var found bool
-	sc := marker.Scanner{Authentic: r.authentic}
-	err := sc.Write(raw, handlerFunc{
-		text:   func([]byte) error { return ErrNotAMarker },
-		marker: func(mk marker.Marker) error { m, found = mk, true; return nil },
-	})
-	if err == nil && (!found || sc.Pending() || len(m.Raw) != len(raw)) {
-		err = ErrNotAMarker
-	}
-	return m, err
+	m, ok := marker.ParseOne(raw)
+	return ok && r.authentic(m)
 }
 
 // Run renders the hole that raw (one whole, authentic marker, as found in
 // output) stands for, writing to w. Holes in the handler's output are
 // expanded in turn.
 func (r *Registry) Run(ctx context.Context, w io.Writer, raw []byte, live any) error {
-	return r.run(ctx, w, raw, live, 0)
+	m, ok := marker.ParseOne(raw)
+	if !ok {
+		return ErrNotAMarker
+	}
+	return r.runMarker(ctx, w, m, live, 0)
 }
 
-func (r *Registry) run(ctx context.Context, w io.Writer, raw []byte, live any, depth int) error {
-	m, err := r.parseOne(raw)
-	if err != nil {
-		return err
+func (r *Registry) runMarker(ctx context.Context, w io.Writer, m marker.Marker, live any, depth int) error {
+	v, ok := r.verified(m)
+	if !ok {
+		return ErrNotAMarker
 	}
-	call, err := decodeCall(m.Payload)
-	if err != nil {
-		return err
+	if v.err != nil {
+		return v.err
 	}
-	call.Live = live
+	call := Call{Name: v.call.Name, Args: slices.Clone(v.call.Args), Live: live}
 	return r.call(ctx, w, call, depth)
 }
 
@@ -177,11 +176,3 @@ func (r *Registry) call(ctx context.Context, w io.Writer, call Call, depth int) 
 	}
 	return out.Close()
 }
-
-type handlerFunc struct {
-	text   func([]byte) error
-	marker func(marker.Marker) error
-}
-
-func (h handlerFunc) Text(p []byte) error          { return h.text(p) }
-func (h handlerFunc) Marker(m marker.Marker) error { return h.marker(m) }

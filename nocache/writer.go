@@ -28,7 +28,7 @@ func (r *Registry) NewWriter(ctx context.Context, w io.Writer, live any) *Writer
 }
 
 func (r *Registry) newWriter(ctx context.Context, w io.Writer, live any, depth int) *Writer {
-	return &Writer{r: r, ctx: ctx, w: w, live: live, depth: depth, sc: marker.Scanner{Authentic: r.authentic}}
+	return &Writer{r: r, ctx: ctx, w: w, live: live, depth: depth, sc: marker.Scanner{Authentic: r.auth}}
 }
 
 // Write implements io.Writer. After an error every call returns it.
@@ -59,12 +59,7 @@ func (e *expander) Text(p []byte) error {
 }
 
 func (e *expander) Marker(m marker.Marker) error {
-	call, err := decodeCall(m.Payload)
-	if err != nil {
-		return err
-	}
-	call.Live = e.live
-	return e.r.call(e.ctx, e.w, call, e.depth)
+	return e.r.runMarker(e.ctx, e.w, m, e.live, e.depth)
 }
 
 // Expand writes src to w with its holes expanded.

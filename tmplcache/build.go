@@ -242,14 +242,14 @@ func (c *Cache) prepare(ctx context.Context, key string, opts []SetOption) (*Bui
 	if key == "" {
 		return nil, ErrEmptyKey
 	}
-	o := collectSetOptions(opts)
-	if o.err != nil {
-		return nil, o.err
+	b := &Build{c: c, key: c.entryKey(key), tx: activeTx(ctx)}
+	b.opts.apply(opts) // in place: b is on the heap already
+	if b.opts.err != nil {
+		return nil, b.opts.err
 	}
-	if err := checkTags(o.tags); err != nil {
+	if err := checkTags(b.opts.tags); err != nil {
 		return nil, err
 	}
-	b := &Build{c: c, key: c.entryKey(key), opts: o, tx: activeTx(ctx)}
 	b.deps = b.depBuf[:0]
 	return b, nil
 }

@@ -193,12 +193,10 @@ func TTL(d time.Duration) SetOption {
 	}
 }
 
-func collectSetOptions(opts []SetOption) setOptions {
-	var o setOptions
+func (o *setOptions) apply(opts []SetOption) {
 	for _, opt := range opts {
 		if opt != nil {
-			opt(&o)
+			opt(o)
 		}
 	}
-	return o
 }

@@ -111,6 +111,15 @@ func parse(b []byte) (Marker, status) {
 	return m, complete
 }
 
+// ParseOne parses raw as exactly one well-formed marker (not authenticated).
+func ParseOne(raw []byte) (Marker, bool) {
+	if len(raw) == 0 || raw[0] != 0 {
+		return Marker{}, false
+	}
+	m, st := parse(raw)
+	return m, st == complete && len(m.Raw) == len(raw)
+}
+
 // Signer makes and checks the tags of stored markers: HMAC-SHA256 of kind
 // and payload under a key, truncated to 16 bytes. It is safe for concurrent
 // use.
