@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"text/template/parse"
 
 	"github.com/cachetagging/cachetagging/nocache"
@@ -20,7 +21,7 @@ import (
 // [Renderer.ExecuteTemplate]. It is safe for concurrent use.
 type Renderer struct {
 	c      *tmplcache.Cache
-	err    error // configuration error: Prepare and ExecuteTemplate return it
+	err    atomic.Pointer[error] // configuration error: Prepare and ExecuteTemplate return it
 	logger *slog.Logger
 
 	nonce    [16]byte // authenticates transient markers; never leaves the process
@@ -77,13 +78,11 @@ func New(c *tmplcache.Cache, opts ...Option) *Renderer {
 	case len(o.secret) > 0 && len(o.secret) < MinSecretLen:
 		errs = append(errs, fmt.Errorf("%w: WithSecret: the key has %d bytes, want at least %d", ErrConfig, len(o.secret), MinSecretLen))
 	}
-	r.err = errors.Join(errs...)
+	r.addErr(errors.Join(errs...))
 	r.logger = c.Logger()
 	_, _ = rand.Read(r.nonce[:])
 	r.holes = nocache.NewRegistry(o.secret) // empty: a random in-process key
-	if err := r.holes.Handle(phased.HandlerName, r.sections.Handler(r.executeSection)); err != nil {
-		r.err = errors.Join(r.err, err)
-	}
+	r.addErr(r.holes.Handle(phased.HandlerName, r.sections.Handler(r.executeSection)))
 	return r
 }
 
@@ -99,16 +98,33 @@ func (r *Renderer) Holes() *nocache.Registry { return r.holes }
 // [Renderer.ExecuteTemplate].
 func (r *Renderer) Nocache(name string, fn nocache.Func) {
 	if err := r.holes.Handle(name, fn); err != nil {
-		r.mu.Lock()
-		r.err = errors.Join(r.err, fmt.Errorf("%w: Nocache: %w", ErrConfig, err))
-		r.mu.Unlock()
+		r.addErr(fmt.Errorf("%w: Nocache: %w", ErrConfig, err))
 	}
 }
 
+// addErr records a configuration error (nil: none).
+func (r *Renderer) addErr(err error) {
+	if err == nil {
+		return
+	}
+	for {
+		old := r.err.Load()
+		joined := err
+		if old != nil {
+			joined = errors.Join(*old, err)
+		}
+		if r.err.CompareAndSwap(old, &joined) {
+			return
+		}
+	}
+}
+
+// configErr is read on every execution: an atomic load, no lock.
 func (r *Renderer) configErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
+	if p := r.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // FuncMap returns the template functions: cache_tagging, end_cache_tagging,
