@@ -126,8 +126,10 @@ func (c *Cache) callCtx(ctx context.Context) (context.Context, context.CancelFun
 
 // done records the outcome of a store call: counters, breaker, logging.
 // Only state changes are logged at Warn/Info, never every failing call.
-func (c *Cache) done(ctx context.Context, cancel context.CancelFunc, op string, err error) error {
-	callerGaveUp := ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded)
+// parent is the caller's context: when it ended first (cancelled, or its
+// own deadline passed), the failure is the caller's, not the store's.
+func (c *Cache) done(parent context.Context, cancel context.CancelFunc, op string, err error) error {
+	callerGaveUp := parent.Err() != nil
 	if cancel != nil {
 		cancel()
 	}
@@ -168,7 +170,7 @@ func (c *Cache) storeGet(ctx context.Context, keys []string) ([][]byte, error) {
 	if err == nil && len(vals) != len(keys) {
 		err = fmt.Errorf("%w: store returned %d values for %d keys", ErrCorrupt, len(vals), len(keys))
 	}
-	return vals, c.done(cctx, cancel, "get", err)
+	return vals, c.done(ctx, cancel, "get", err)
 }
 
 func (c *Cache) storeGetEntry(ctx context.Context, key string) ([]byte, [][]byte, error) {
@@ -177,7 +179,7 @@ func (c *Cache) storeGetEntry(ctx context.Context, key string) ([]byte, [][]byte
 		return nil, nil, err
 	}
 	raw, tags, err := c.entries.GetEntry(cctx, key)
-	return raw, tags, c.done(cctx, cancel, "get", err)
+	return raw, tags, c.done(ctx, cancel, "get", err)
 }
 
 func (c *Cache) storeWrite(ctx context.Context, op string, items []Item,
@@ -186,5 +188,6 @@ func (c *Cache) storeWrite(ctx context.Context, op string, items []Item,
 	if err != nil {
 		return err
 	}
-	return c.done(cctx, cancel, op, write(cctx, items))
+	err = write(cctx, items)
+	return c.done(ctx, cancel, op, err)
 }

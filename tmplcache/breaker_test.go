@@ -204,3 +204,17 @@ func (g *gatedStore) Set(ctx context.Context, items []tmplcache.Item) error {
 	}
 	return g.Store.Set(ctx, items)
 }
+
+func TestACallersOwnDeadlineDoesNotTripTheBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		c := tmplcache.New(store, tmplcache.WithTimeout(time.Second), tmplcache.WithBreaker(1, time.Hour),
+			tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
+		store.hanging.Store(true)
+		ctx, cancel := context.WithTimeout(bg, 10*time.Millisecond) // shorter than the cache's timeout
+		defer cancel()
+		_, _, err := c.Get(ctx, "k")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.False(t, c.Stats().BreakerOpen, "the caller ran out of time, not the store")
+	})
+}

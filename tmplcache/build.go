@@ -465,8 +465,12 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 	b.mu.Unlock()
 
 	slices.SortFunc(deps, func(x, y dep) int { return strings.Compare(x.key, y.key) })
-	if stale || unsure {
+	switch {
+	case stale:
 		c.stats.skippedStale.Add(1)
+		return deps, nil
+	case unsure:
+		c.stats.skippedUnsure.Add(1)
 		return deps, nil
 	}
 	var recs []record
@@ -477,6 +481,7 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 		}
 		var err error
 		if recs, err = c.readRecords(ctx, keys); err != nil {
+			c.stats.skippedUnsure.Add(1)
 			b.markUnsure()
 			return deps, err
 		}

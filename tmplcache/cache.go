@@ -216,7 +216,8 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return c.done(cctx, cancel, "delete", c.store.Delete(cctx, []string{c.entryKey(key)}))
+	err = c.store.Delete(cctx, []string{c.entryKey(key)})
+	return c.done(ctx, cancel, "delete", err)
 }
 
 // Fetch returns the value at key, building it with fill on a miss and

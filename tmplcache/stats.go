@@ -10,6 +10,7 @@ type Stats struct {
 	Stores        uint64 // entries written
 	SkippedStale  uint64 // builds not stored: a tag changed while they were built
 	SkippedLocked uint64 // builds not stored: a transaction held one of their tags
+	SkippedUnsure uint64 // builds not stored: their tags could not be checked (store errors, bad tags)
 	Prevented     uint64 // builds not stored because of Prevent
 	Invalidations uint64 // tags invalidated (each tag counts once per call)
 	FlightWaits   uint64 // misses that waited for a concurrent build of the same key
@@ -22,7 +23,7 @@ type Stats struct {
 }
 
 type counters struct {
-	hits, misses, stores, skippedStale, skippedLocked, prevented,
+	hits, misses, stores, skippedStale, skippedLocked, skippedUnsure, prevented,
 	invalidations, flightWaits, storeErrors, timeouts, shortCircuits,
 	breakerOpens atomic.Uint64
 }
@@ -36,6 +37,7 @@ func (c *Cache) Stats() Stats {
 		Stores:        s.stores.Load(),
 		SkippedStale:  s.skippedStale.Load(),
 		SkippedLocked: s.skippedLocked.Load(),
+		SkippedUnsure: s.skippedUnsure.Load(),
 		Prevented:     s.prevented.Load(),
 		Invalidations: s.invalidations.Load(),
 		FlightWaits:   s.flightWaits.Load(),

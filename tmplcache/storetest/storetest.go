@@ -7,7 +7,8 @@
 //	storetest.Run(t, func(t *testing.T) tmplcache.Store { return newMyStore(t) })
 //
 // passes. Every subtest uses keys of its own (random prefixes), so the
-// factory may return stores that share one server.
+// factory may return stores that share one server. The TTL test waits for
+// real expiry: a fake server must let time pass (miniredis: ClockTTL).
 package storetest
 
 import (
@@ -179,7 +180,7 @@ func testEntryGetter(t *testing.T, s tmplcache.Store, p string) {
 	if !ok {
 		return // optional: the cache falls back to two reads
 	}
-	c := tmplcache.New(s, tmplcache.WithNamespace(p))
+	c := tmplcache.New(s, tmplcache.WithNamespace(p), patient)
 	require.NoError(t, c.Set(ctx(t), "k", []byte("v"), tmplcache.Tags("a", "b")))
 	require.NoError(t, c.Set(ctx(t), "untagged", []byte("u")))
 
@@ -208,8 +209,12 @@ func testEntryGetter(t *testing.T, s tmplcache.Store, p string) {
 	require.Nil(t, recs[1], "a missing tag record reads as nil")
 }
 
+// patient keeps a loaded test machine from turning a slow call into a
+// store error the cache would swallow (and the test misread).
+var patient = tmplcache.WithTimeout(10 * time.Second)
+
 func testCache(t *testing.T, s tmplcache.Store, p string) {
-	c := tmplcache.New(s, tmplcache.WithNamespace(p))
+	c := tmplcache.New(s, tmplcache.WithNamespace(p), patient)
 	fill := func(v string) func(context.Context) ([]byte, error) {
 		return func(context.Context) ([]byte, error) { return []byte(v), nil }
 	}

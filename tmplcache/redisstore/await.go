@@ -1,0 +1,40 @@
+package redisstore
+
+import "context"
+
+// await runs fn and returns its result, or ctx's error as soon as ctx ends,
+// whichever comes first.
+//
+// go-redis does not stop a command when its context ends: unless the client
+// was built with ContextTimeoutEnabled it reads the reply until ReadTimeout
+// (seconds), and even then it honours only a deadline, not a cancellation.
+// A [tmplcache.Cache] bounds every store call with a timeout of a few
+// hundred milliseconds and must get control back when it fires, so a call
+// whose ctx can end runs on a goroutine of its own. An abandoned command
+// finishes (or fails) in the background within the client's own timeouts;
+// fn must not touch memory the caller reads after await returns, so it
+// returns its result instead of storing it.
+func await[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	if ctx.Done() == nil {
+		return fn(ctx)
+	}
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1) // buffered: an abandoned fn must not block
+	go func() {
+		v, err := fn(ctx)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}

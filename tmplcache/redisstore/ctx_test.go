@@ -1,0 +1,70 @@
+package redisstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// A server that never answers: go-redis itself would wait for its
+// ReadTimeout (set to a minute here, and ContextTimeoutEnabled is off, its
+// default), so only the store can make a call end with its ctx.
+func TestCallsEndWithTheirContext(t *testing.T) {
+	hole := newProxy(t, nil)
+	c := redis.NewClient(&redis.Options{
+		Addr:        hole.addr(),
+		ReadTimeout: time.Minute, WriteTimeout: time.Minute, DialTimeout: time.Minute,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	rt := countRoundTrips(c)
+
+	calls := []struct {
+		name string
+		call func(ctx context.Context, s *Store) error
+	}{
+		{"Get of one key", func(ctx context.Context, s *Store) error { _, err := s.Get(ctx, []string{"a"}); return err }},
+		{"Get of keys", func(ctx context.Context, s *Store) error { _, err := s.Get(ctx, []string{"a", "b"}); return err }},
+		{"Set", func(ctx context.Context, s *Store) error {
+			return s.Set(ctx, []tmplcache.Item{{Key: "a", Value: []byte("v")}, {Key: "b", Value: []byte("v")}})
+		}},
+		{"Add", func(ctx context.Context, s *Store) error {
+			return s.Add(ctx, []tmplcache.Item{{Key: "a", Value: []byte("v")}})
+		}},
+		{"Delete", func(ctx context.Context, s *Store) error { return s.Delete(ctx, []string{"a", "b"}) }},
+		{"GetEntry", func(ctx context.Context, s *Store) error { _, _, err := s.GetEntry(ctx, "a"); return err }},
+	}
+	for _, mode := range []struct {
+		name string
+		opts []Option
+	}{{"single node", nil}, {"single-key commands", []Option{Sharded()}}} {
+		s := New(c, mode.opts...)
+		for _, tc := range calls {
+			t.Run(tc.name+" on "+mode.name+" returns at its deadline", func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				defer cancel()
+				start := time.Now()
+				err := tc.call(ctx, s)
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				require.Less(t, time.Since(start), 5*time.Second, "the call waited for go-redis's own timeout")
+			})
+			t.Run(tc.name+" on "+mode.name+" returns when cancelled", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+				start := time.Now()
+				err := tc.call(ctx, s)
+				require.ErrorIs(t, err, context.Canceled)
+				require.Less(t, time.Since(start), 5*time.Second, "the call ignored its cancellation")
+			})
+			t.Run(tc.name+" on "+mode.name+" with an ended ctx sends nothing", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				n := rt.during(func() { require.ErrorIs(t, tc.call(ctx, s), context.Canceled) })
+				require.Zero(t, n)
+			})
+		}
+	}
+}

@@ -1,0 +1,73 @@
+// Package redisstore is a [tmplcache.Store] on Redis, through go-redis's
+// UniversalClient: one server, a Sentinel-managed master, or a Redis
+// Cluster.
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs})
+//	cache := tmplcache.New(redisstore.New(rdb), tmplcache.WithNamespace("blog"))
+//
+// The store is shared: every process on the same Redis sees the same
+// entries and the same invalidations. It is not [tmplcache.Local], so a
+// renderer on it needs a secret every process knows (cachetagging.WithSecret).
+//
+// # Keys and values
+//
+// The store writes the keys the cache gives it, unchanged: Redis keys are
+// binary-safe and may be up to 512 MB, so no key is hashed or escaped. A
+// [tmplcache.Cache] with namespace NS writes two kinds of keys:
+//
+//	NS:e:KEY   an entry: its expiry, its tags' record keys and versions, its value
+//	NS:t:TAG   a tag record: the tag's current version (24 bytes)
+//
+// Values are stored as plain strings, byte for byte. A TTL is sent as PX in
+// milliseconds (rounded up, so a positive TTL never becomes "no expiry");
+// zero means no expiry. [Store.Add] is SET NX, item by item. Entry keys
+// carry the cache's default TTL; tag records live until [tmplcache.WithTagTTL]
+// or eviction, and a missing record makes its entries invalid, so evicting
+// them (allkeys-lru) costs misses, never stale reads.
+//
+// # Round trips
+//
+// On one server ([*redis.Client], Sentinel included):
+//
+//   - [Store.GetEntry] (a cache read): one round trip. A Lua script gets
+//     the entry, parses the tag record keys out of it (the layout is
+//     documented in package tmplcache) and gets those too. It runs with
+//     EVALSHA; the first call on a server that has not seen it yet adds
+//     an EVAL.
+//   - [Store.Get] (tag versions): one MGET.
+//   - [Store.Set], [Store.Add], [Store.Delete] of many items: one pipeline,
+//     or one DEL. An invalidation of any number of tags is one round trip,
+//     whatever the number of entries that depend on them.
+//
+// On a Redis Cluster ([*redis.ClusterClient], also as returned by
+// redis.NewUniversalClient for several addresses) or a [*redis.Ring], an
+// entry and its tag records live in different slots, on different nodes,
+// so no multi-key command can reach them: the store sends GET, SET and DEL
+// of one key each, and never a CROSSSLOT error comes back. Batches are
+// pipelines, which go-redis splits per node and sends to all nodes at once:
+//
+//   - [Store.GetEntry]: two round trips, a GET of the entry, then one
+//     pipeline of GETs of its tag records (keys found with
+//     [tmplcache.EntryTagKeys]).
+//   - [Store.Get], [Store.Set], [Store.Add], [Store.Delete]: one pipeline.
+//
+// [Sharded] asks for the cluster behaviour on a client the store cannot
+// recognise as sharded (a wrapper, a proxy); [WithoutScript] replaces the
+// script by two reads where EVAL is not allowed.
+//
+// # Timeouts
+//
+// Every method honours its context, deadline and cancellation. go-redis
+// alone does not stop a command whose context ends (unless the client was
+// built with ContextTimeoutEnabled, and then for deadlines only): it waits
+// for its ReadTimeout, seconds. So a call whose context can end runs on a
+// goroutine of its own, and the method returns the context's error as soon
+// as it ends; the abandoned command finishes in the background, within the
+// client's own timeouts. That is what lets the cache's timeout and circuit
+// breaker ([tmplcache.WithTimeout], [tmplcache.WithBreaker]) keep pages
+// fast while Redis hangs.
+//
+// [*redis.Client]: https://pkg.go.dev/github.com/redis/go-redis/v9#Client
+// [*redis.ClusterClient]: https://pkg.go.dev/github.com/redis/go-redis/v9#ClusterClient
+// [*redis.Ring]: https://pkg.go.dev/github.com/redis/go-redis/v9#Ring
+package redisstore

@@ -1,0 +1,112 @@
+package redisstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// Round trips are the design, not a speed detail: a hit is one batch read
+// of the entry and its tag versions, an invalidation one batch write,
+// whatever the number of tags or of entries.
+func TestRoundTripsOnOneServer(t *testing.T) {
+	for _, b := range []struct {
+		name   string
+		client func(t *testing.T) redis.UniversalClient
+	}{
+		{"miniredis", func(t *testing.T) redis.UniversalClient { c, _ := miniClient(t); return c }},
+		{"redis", func(t *testing.T) redis.UniversalClient { return realClient(t) }},
+	} {
+		t.Run("on "+b.name, func(t *testing.T) {
+			c := b.client(t)
+			rt := countRoundTrips(c)
+			s := New(c)
+			// A long timeout: this test counts round trips on a machine that may be busy.
+			cache := tmplcache.New(s, tmplcache.WithNamespace(namespace(t, c)), tmplcache.WithTimeout(5*time.Second))
+			ctx := testCtx(t)
+			tags := []string{"t1", "t2", "t3", "t4", "t5"}
+			require.NoError(t, cache.Set(ctx, "one", []byte("v1"), tmplcache.Tags("t1")))
+			require.NoError(t, cache.Set(ctx, "five", []byte("v5"), tmplcache.Tags(tags...)))
+			_, _, _ = cache.Get(ctx, "one") // the server learns the script (EVALSHA, then EVAL)
+
+			for _, tc := range []struct {
+				name string
+				want int64
+				call func(t *testing.T)
+			}{
+				{"a hit with one tag", 1, func(t *testing.T) {
+					v, ok, err := cache.Get(ctx, "one")
+					require.NoError(t, err)
+					require.True(t, ok)
+					require.Equal(t, "v1", string(v))
+				}},
+				{"a hit with five tags", 1, func(t *testing.T) {
+					_, ok, err := cache.Get(ctx, "five")
+					require.NoError(t, err)
+					require.True(t, ok)
+				}},
+				{"a Fetch that hits", 1, func(t *testing.T) {
+					v, err := cache.Fetch(ctx, "five", fillWith("not called"), tmplcache.Tags(tags...))
+					require.NoError(t, err)
+					require.Equal(t, "v5", string(v))
+				}},
+				{"a miss", 1, func(t *testing.T) {
+					_, ok, err := cache.Get(ctx, "absent")
+					require.NoError(t, err)
+					require.False(t, ok)
+				}},
+				{"invalidating one tag", 1, func(t *testing.T) {
+					require.NoError(t, cache.InvalidateTags(ctx, "t1"))
+				}},
+				{"invalidating five tags", 1, func(t *testing.T) {
+					require.NoError(t, cache.InvalidateTags(ctx, tags...))
+				}},
+				{"a store Get of five keys", 1, func(t *testing.T) {
+					_, err := s.Get(ctx, keysOf(items(t, c, 5)))
+					require.NoError(t, err)
+				}},
+				{"a store Set of five items", 1, func(t *testing.T) {
+					require.NoError(t, s.Set(ctx, items(t, c, 5)))
+				}},
+				{"a store Add of five items", 1, func(t *testing.T) {
+					require.NoError(t, s.Add(ctx, items(t, c, 5)))
+				}},
+				{"a store Delete of five keys", 1, func(t *testing.T) {
+					require.NoError(t, s.Delete(ctx, keysOf(items(t, c, 5))))
+				}},
+			} {
+				t.Run(fmt.Sprintf("%s costs %d round trip", tc.name, tc.want), func(t *testing.T) {
+					require.Equal(t, tc.want, rt.during(func() { tc.call(t) }))
+				})
+			}
+			// The invalidations above made both entries invalid.
+			for _, k := range []string{"one", "five"} {
+				_, ok, err := cache.Get(ctx, k)
+				require.NoError(t, err)
+				require.False(t, ok, k)
+			}
+		})
+	}
+}
+
+// items returns n items whose keys belong to the test.
+func items(t *testing.T, c redis.UniversalClient, n int) []tmplcache.Item {
+	ns := namespace(t, c)
+	its := make([]tmplcache.Item, n)
+	for i := range its {
+		its[i] = tmplcache.Item{Key: fmt.Sprintf("%s:%d", ns, i), Value: []byte("v")}
+	}
+	return its
+}
+
+func keysOf(its []tmplcache.Item) []string {
+	keys := make([]string, len(its))
+	for i, it := range its {
+		keys[i] = it.Key
+	}
+	return keys
+}
