@@ -36,6 +36,7 @@ type Error struct {
 	Err  error  // one of the sentinel errors, possibly wrapped with detail
 }
 
+// Error formats the problem as "cachetagging: template:line: what".
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("cachetagging: %s:%d: %v", e.Name, e.Line, e.Err)
@@ -43,6 +44,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("cachetagging: %s: %v", e.Name, e.Err)
 }
 
+// Unwrap returns the underlying error, for [errors.Is].
 func (e *Error) Unwrap() error { return e.Err }
 
 // errAt makes an *Error at loc ("name:line", as Prepare writes it).
