@@ -44,7 +44,10 @@
 // runs the holes on every request, cached or not — a nocache hole calls the
 // Go function registered with [Renderer.Nocache], a phased section runs
 // with dot set to the stash captured at build time plus "Live", this
-// request's data. Output without markers streams through unbuffered.
+// request's data (the template's data, or what [WithLiveData] set). Hole
+// arguments and stashes travel as JSON: integers come back as int64, other
+// numbers as float64, structs as maps. Output without markers streams
+// through unbuffered.
 //
 // Markers start with a NUL byte, which html/template never writes for
 // escaped data, and are authenticated: transient ones with a per-process

@@ -34,7 +34,8 @@ func PageTags(fn func(*http.Request) []string) PageOption {
 }
 
 // LiveData sets the live data the page's holes (nocache, phased) get, on
-// every request, hit or miss (default: the *http.Request itself).
+// every request, hit or miss (default: what [WithLiveData] put in the
+// request's context, else the *http.Request itself).
 func LiveData(fn func(*http.Request) any) PageOption {
 	return func(c *pageConfig) { c.live = fn }
 }
@@ -84,7 +85,8 @@ func DefaultPageKey(r *http.Request) string {
 //
 // Only 200 responses are stored, and none that says Cache-Control
 // no-store, private, no-cache or max-age=0, sets a cookie, varies on "*",
-// or whose rendering called cache_tagging_prevent. The request headers
+// or whose rendering called cache_tagging_prevent. The cache header says
+// HIT, MISS, or BYPASS for a response its status or headers keep out. The request headers
 // named by Vary are part of the key (learned from the first response, as
 // Django does). Expires and Last-Modified are not invented: a tagged page
 // lives until its tags change. Hits carry Age and the cache header
@@ -96,7 +98,12 @@ func DefaultPageKey(r *http.Request) string {
 func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Handler) http.Handler {
 	cfg := pageConfig{header: "X-Cache", key: DefaultPageKey, maxBody: DefaultMaxPageSize,
 		tags: func(*http.Request) []string { return nil },
-		live: func(req *http.Request) any { return req }}
+		live: func(req *http.Request) any {
+			if v, ok := liveFrom(req.Context()); ok {
+				return v
+			}
+			return req
+		}}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
@@ -168,15 +175,19 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 			[]byte(strings.Join(got, "\n")), tmplcache.TTL(p.ttl))
 	}
 	var tags []string
+	state := "MISS"
 	if req.Method == http.MethodGet && storable(rec, vary, got) {
 		_ = b.End(req.Context(), encodePage(rec.page()))
 		tags = b.Tags()
 	} else {
 		b.Abort()
+		if !storableResponse(rec.status, rec.header) {
+			state = "BYPASS"
+		}
 	}
 	ended = true
 	if rec.buffered {
-		p.serve(w, req, rec.page(), tags, "MISS")
+		p.serve(w, req, rec.page(), tags, state)
 		return
 	}
 	rec.close()
@@ -184,8 +195,13 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 
 // storable reports whether a recorded GET response may be stored.
 func storable(rec *recorder, vary, got []string) bool {
-	h := rec.header
-	if rec.status != http.StatusOK || rec.overflow || len(h.Values("Set-Cookie")) > 0 || !slices.Equal(got, vary) {
+	return storableResponse(rec.status, rec.header) && !rec.overflow && slices.Equal(got, vary)
+}
+
+// storableResponse reports whether a response's status and headers allow
+// storing it: known as soon as the handler writes its header.
+func storableResponse(status int, h http.Header) bool {
+	if status != http.StatusOK || len(h.Values("Set-Cookie")) > 0 || slices.Contains(responseVary(h), "*") {
 		return false
 	}
 	for _, v := range h.Values("Cache-Control") {

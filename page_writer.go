@@ -51,7 +51,11 @@ func (rec *recorder) WriteHeader(status int) {
 		h[k] = vs
 	}
 	if rec.p.cfg.header != "" {
-		h.Set(rec.p.cfg.header, "MISS")
+		state := "MISS"
+		if !storableResponse(status, rec.header) {
+			state = "BYPASS"
+		}
+		h.Set(rec.p.cfg.header, state)
 	}
 	h.Del("Content-Length") // holes may change the length
 	rec.w.WriteHeader(status)

@@ -31,6 +31,7 @@ type Renderer struct {
 
 	mu       sync.Mutex
 	prepared map[*parse.Tree]bool
+	warned   sync.Map // keys already warned about (see warnHiddenHoles)
 }
 
 // Option configures a [Renderer].
@@ -46,7 +47,8 @@ const MinSecretLen = 16
 // WithSecret sets the key that authenticates the markers stored inside
 // cached fragments (nocache and phased holes). Every process sharing one
 // store must use the same key; with a shared store it is required. With an
-// in-process store a random key is made when none is given.
+// in-process store a random key is made when none (or an empty one) is
+// given.
 func WithSecret(key []byte) Option {
 	return func(o *options) { o.secret = append([]byte(nil), key...) }
 }

@@ -25,7 +25,8 @@ type Phase1Writer interface {
 // ExecuteTemplate executes the template named name of t's set with data,
 // writing to w. Cached fragments are read or stored, every marker is
 // consumed, and holes (nocache, phased) are expanded with data as their
-// live data; w receives only the page. Output that holds no marker streams
+// live data (or the value ctx carries from [WithLiveData]); w receives
+// only the page. Output that holds no marker streams
 // through untouched and unbuffered.
 //
 // Fragment tags and prevention reach the build ctx carries, if any
@@ -53,8 +54,12 @@ var streams = sync.Pool{New: func() any {
 
 // execute runs t's template name ("": t itself) through a stream.
 func (r *Renderer) execute(ctx context.Context, w io.Writer, t *template.Template, name string, data any) error {
+	live := data
+	if v, ok := liveFrom(ctx); ok {
+		live = v
+	}
 	s := streams.Get().(*stream)
-	s.r, s.ctx, s.out, s.live, s.scope = r, ctx, w, data, tmplcache.Current(ctx)
+	s.r, s.ctx, s.out, s.live, s.scope = r, ctx, w, live, tmplcache.Current(ctx)
 	s.phase1, _ = w.(Phase1Writer)
 	var err error
 	if name == "" {
@@ -310,8 +315,23 @@ func (s *stream) finish(err error) error {
 		// Per-request hole output went into output that an enclosing build
 		// is about to store: it must not be.
 		s.scope.Prevent()
+		s.r.warnHiddenHoles(s.scope)
 	}
 	return nil
+}
+
+// warnHiddenHoles says, once per key, why an enclosing build is never
+// stored: holes ran before it could see them.
+func (r *Renderer) warnHiddenHoles(b *tmplcache.Build) {
+	for ; b != nil && b.Key() == ""; b = b.Parent() {
+	}
+	if b == nil {
+		return
+	}
+	if _, seen := r.warned.LoadOrStore(b.Key(), true); !seen {
+		r.logger.Warn("cachetagging: holes were expanded into output a cache stores, so it is never stored "+
+			"(a writer wrapped around CachePage's, or ExecuteTemplate inside a Fetch fill?)", "key", b.Key())
+	}
 }
 
 func storesOutput(b *tmplcache.Build) bool {

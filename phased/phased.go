@@ -8,7 +8,9 @@
 // The stash is captured when the enclosing fragment is built
 // ({{ phased "count" .Count }} or {{ phased (dict "count" .Count) }}), so a
 // later request still sees the value of the build, while .Live is always
-// the current request's. Markers carry the section's name (which includes a
+// the current request's. The stash travels as JSON: integers come back as
+// int64 (a method called with one must take an int64), other numbers as
+// float64, structs as maps. Markers carry the section's name (which includes a
 // hash of its source), never template source: no template injection is
 // possible. The rewriting itself is done by cachetagging's Prepare; this
 // package holds the sections and runs them.
