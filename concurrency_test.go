@@ -89,11 +89,11 @@ func TestConcurrentRendersNeverServeStaleFragments(t *testing.T) {
 			time.Sleep(1500 * time.Millisecond)
 			close(stop)
 			wg.Wait()
-			st := h.c.Stats()
-			t.Logf("%d renders, %d stale; %d hits, %d stores, %d skipped as stale", reads.Load(), stale.Load(), st.Hits, st.Stores, st.SkippedStale)
+			stats := h.c.Stats()
+			t.Logf("%d renders, %d stale; %d hits, %d stores, %d skipped as stale", reads.Load(), stale.Load(), stats.Hits, stats.Stores, stats.SkippedStale)
 			require.Zero(t, stale.Load())
-			require.NotZero(t, st.Hits, "the test must exercise hits")
-			require.NotZero(t, st.Stores)
+			require.NotZero(t, stats.Hits, "the test must exercise hits")
+			require.NotZero(t, stats.Stores)
 		})
 	}
 }
@@ -160,9 +160,9 @@ func TestNestedRendersUnderInvalidationStayConsistent(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	st := h.c.Stats()
-	t.Logf("%d renders; %d hits, %d stores", renders.Load(), st.Hits, st.Stores)
-	require.NotZero(t, st.Hits)
+	stats := h.c.Stats()
+	t.Logf("%d renders; %d hits, %d stores", renders.Load(), stats.Hits, stats.Stores)
+	require.NotZero(t, stats.Hits)
 }
 
 func TestCacheTimeoutExpiresTheFragment(t *testing.T) {

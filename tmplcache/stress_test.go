@@ -77,12 +77,12 @@ func staleReads(t *testing.T, c *Cache, d time.Duration) (reads, stale int64) {
 func TestNoStaleReadAfterInvalidation(t *testing.T) {
 	c := New(NewMemoryStore())
 	reads, stale := staleReads(t, c, 1500*time.Millisecond)
-	st := c.Stats()
+	stats := c.Stats()
 	t.Logf("versions read before the fill: %d reads, %d stale; %d hits, %d stores, %d skipped as stale",
-		reads, stale, st.Hits, st.Stores, st.SkippedStale)
+		reads, stale, stats.Hits, stats.Stores, stats.SkippedStale)
 	require.Zero(t, stale, "a read returned data older than an invalidation that had returned")
-	require.NotZero(t, st.Hits, "the stress must exercise hits, not only fills")
-	require.NotZero(t, st.SkippedStale, "the stress must exercise the race it guards against")
+	require.NotZero(t, stats.Hits, "the stress must exercise hits, not only fills")
+	require.NotZero(t, stats.SkippedStale, "the stress must exercise the race it guards against")
 }
 
 // The same stress with versions read at store time (the classic race) must

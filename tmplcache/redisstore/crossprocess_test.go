@@ -209,15 +209,15 @@ func TestCrossProcessCoreInvariant(t *testing.T) {
 	ctx := testCtx(t)
 	writes, err := getInt(ctx, counterKey(ns))
 	require.NoError(t, err)
-	st := cache.Stats()
+	stats := cache.Stats()
 	t.Logf("%d reads in process A, %d invalidations in process B; %d hits, %d fills, %d builds not stored (stale), %d stale reads",
-		reads.Load(), writes, st.Hits, fills.Load(), st.SkippedStale, stale.Load())
+		reads.Load(), writes, stats.Hits, fills.Load(), stats.SkippedStale, stale.Load())
 	require.Zero(t, stale.Load(), "stale reads; the first: %v", firstStale.Load())
 	// The run must have been a contest, or it proves nothing.
 	require.Greater(t, reads.Load(), int64(200))
 	require.Greater(t, writes, int64(100))
-	require.NotZero(t, st.Hits, "no read was served from the cache")
-	require.NotZero(t, st.SkippedStale, "no build raced an invalidation")
+	require.NotZero(t, stats.Hits, "no read was served from the cache")
+	require.NotZero(t, stats.SkippedStale, "no build raced an invalidation")
 }
 
 type lockedBuffer struct {
