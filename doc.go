@@ -50,8 +50,9 @@
 // through unbuffered.
 //
 // Markers start with a NUL byte, which html/template never writes for
-// escaped data, and are authenticated: transient ones with a per-process
-// nonce, stored ones with an HMAC under the [WithSecret] key. Forged bytes
+// escaped data, and are authenticated by an HMAC of their payload:
+// transient ones under a random per-process key, stored ones under the
+// [WithSecret] key. Forged bytes
 // are inert text; a phased marker names a section, never carries template
 // source.
 //

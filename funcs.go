@@ -37,7 +37,7 @@ func notPrepared(name string) func(...any) (string, error) {
 }
 
 func (r *Renderer) transient(k marker.Kind, payload []byte) template.HTML {
-	b := marker.Append(make([]byte, 0, marker.Len(len(payload))), k, payload, r.nonce)
+	b := marker.Append(make([]byte, 0, marker.Len(len(payload))), k, payload, r.tsigner.Tag(k, payload))
 	return template.HTML(unsafe.String(unsafe.SliceData(b), len(b))) // b is never written again
 }
 

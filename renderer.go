@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"text/template/parse"
 
+	"github.com/cachetagging/cachetagging/internal/marker"
 	"github.com/cachetagging/cachetagging/nocache"
 	"github.com/cachetagging/cachetagging/phased"
 	"github.com/cachetagging/cachetagging/tmplcache"
@@ -24,7 +25,11 @@ type Renderer struct {
 	err    atomic.Pointer[error] // configuration error: Prepare and ExecuteTemplate return it
 	logger *slog.Logger
 
-	nonce    [16]byte // authenticates transient markers; never leaves the process
+	// tsigner signs the markers consumed within an execution, under a
+	// random per-process key that never leaves the process. A tag bound to
+	// its payload (not a bare nonce) keeps a forged header from borrowing
+	// the tag of the genuine marker that follows it.
+	tsigner  *marker.Signer
 	holes    *nocache.Registry
 	sections phased.Sections
 	blocks   blockTable
@@ -82,7 +87,9 @@ func New(c *tmplcache.Cache, opts ...Option) *Renderer {
 	}
 	r.addErr(errors.Join(errs...))
 	r.logger = c.Logger()
-	_, _ = rand.Read(r.nonce[:])
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	r.tsigner = marker.NewSigner(key)
 	r.holes = nocache.NewRegistry(o.secret) // empty: a random in-process key
 	r.addErr(r.holes.Handle(phased.HandlerName, r.sections.Handler(r.executeSection)))
 	return r

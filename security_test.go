@@ -124,3 +124,21 @@ func TestAStoreFromAnotherSecretServesNoHoles(t *testing.T) {
 	require.EqualValues(t, 1, calls.Load(), "b never runs a hole it cannot verify")
 	require.True(t, strings.HasPrefix(out, "[") && strings.HasSuffix(out, "]"))
 }
+
+// A forged header whose claimed length ends exactly where the next genuine
+// marker's tag ends must not borrow that tag (found by FuzzTrustedContent).
+func TestAForgedHeaderCannotBorrowTheNextMarkersTag(t *testing.T) {
+	filler := "0123456789abcdefg"
+	// The end marker that follows is 8 header bytes, an 8-byte id, 16 tag bytes.
+	claimed := byte(len(filler) + 8 + 8)
+	for _, kind := range []byte{'A', 'P', 'E', 'B', 'H'} {
+		h := parse(t, `{{ cache_tagging "k" }}{{ .trusted }}{{ end_cache_tagging }}`)
+		trusted := string([]byte{0, 'C', 'T', kind, 0, 0, 0, claimed}) + filler
+		out, err := h.exec(bg, "t", map[string]any{"trusted": template.HTML(trusted)})
+		require.NoError(t, err, "kind %c", kind)
+		require.Equal(t, trusted, out)
+		hit, err := h.exec(bg, "t", map[string]any{"trusted": template.HTML("other")})
+		require.NoError(t, err)
+		require.Equal(t, trusted, hit, "the fragment was stored whole")
+	}
+}

@@ -3,7 +3,6 @@ package cachetagging
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"html/template"
 	"io"
@@ -108,7 +107,7 @@ func (s *stream) authentic(m marker.Marker) bool {
 	if m.Kind.Stored() {
 		return s.r.holes != nil && verifyStored(s.r, m)
 	}
-	return subtle.ConstantTimeCompare(m.Tag[:], s.r.nonce[:]) == 1
+	return s.r.tsigner.Valid(m)
 }
 
 func verifyStored(r *Renderer, m marker.Marker) bool {

@@ -8,11 +8,14 @@
 //
 // html/template never emits a raw NUL byte (it escapes it in every context),
 // so escaped data can never start one. Trusted content (template.HTML) can
-// hold anything, so every marker also carries a 16-byte tag: stored markers
-// (those kept inside cached fragments) an HMAC-SHA256 of kind and payload
-// under the shared secret, transient ones (consumed before the fragment is
-// stored or a byte reaches the client) a random per-process nonce. A
-// sequence that is not a well-formed, authentic marker is plain text.
+// hold anything, so every marker also carries a 16-byte tag, an
+// HMAC-SHA256 of its kind and payload: under the shared secret for stored
+// markers (those kept inside cached fragments), under a random per-process
+// key for transient ones (consumed before the fragment is stored or a byte
+// reaches the client). The tag must cover the payload: a forged header
+// whose claimed length ends exactly where a genuine marker's tag ends would
+// otherwise borrow that tag. A sequence that is not a well-formed,
+// authentic marker is plain text.
 package marker
 
 import (
