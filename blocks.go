@@ -70,9 +70,3 @@ func (t *blockTable) drop(b *block) {
 	delete(t.m, b.id)
 	t.mu.Unlock()
 }
-
-func (t *blockTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}

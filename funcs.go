@@ -41,10 +41,6 @@ func (r *Renderer) transient(k marker.Kind, payload []byte) template.HTML {
 	return template.HTML(unsafe.String(unsafe.SliceData(b), len(b))) // b is never written again
 }
 
-func idPayload(b *block) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), b.id)
-}
-
 // idMarker writes a block's marker without allocating its payload.
 func (r *Renderer) idMarker(k marker.Kind, blk *block) template.HTML {
 	var id [8]byte

@@ -176,8 +176,9 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 	}
 	var tags []string
 	state := "MISS"
+	page := rec.page()
 	if req.Method == http.MethodGet && storable(rec, vary, got) {
-		_ = b.End(req.Context(), encodePage(rec.page()))
+		_ = b.End(req.Context(), encodePage(page))
 		tags = b.Tags()
 	} else {
 		b.Abort()
@@ -187,7 +188,7 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 	}
 	ended = true
 	if rec.buffered {
-		p.serve(w, req, rec.page(), tags, state)
+		p.serve(w, req, page, tags, state)
 		return
 	}
 	rec.close()

@@ -3,6 +3,7 @@ package cachetagging
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"html/template"
 	"io"
@@ -105,15 +106,11 @@ type frame struct {
 
 func (s *stream) authentic(m marker.Marker) bool {
 	if m.Kind.Stored() {
-		return s.r.holes != nil && verifyStored(s.r, m)
+		// Run verifies again when it expands; here authenticity decides
+		// only where the marker's bytes end.
+		return s.r.holes.Verify(m.Raw)
 	}
 	return s.r.tsigner.Valid(m)
-}
-
-func verifyStored(r *Renderer, m marker.Marker) bool {
-	// Run verifies again when it expands; here authenticity decides only
-	// where the marker's bytes end.
-	return r.holes.Verify(m.Raw)
 }
 
 func (s *stream) Write(p []byte) (int, error) {
@@ -186,7 +183,7 @@ func (s *stream) endFragment(payload []byte) error {
 		return fmt.Errorf("cachetagging: end_cache_tagging without an open fragment")
 	}
 	top := s.stack[n-1]
-	if string(payload) != string(idPayload(top.blk)) {
+	if len(payload) != 8 || binary.BigEndian.Uint64(payload) != top.blk.id {
 		return errAt(top.blk.loc, ErrUnbalanced, "the fragment ends inside another one")
 	}
 	content := s.buf[top.start:]

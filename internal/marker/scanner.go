@@ -49,9 +49,6 @@ func (s *Scanner) Flush(h Handler) error {
 	return err
 }
 
-// Pending reports whether bytes are held back.
-func (s *Scanner) Pending() bool { return len(s.pending) > 0 }
-
 // scan handles p and returns the unfinished tail to hold back (never at EOF).
 func (s *Scanner) scan(p []byte, h Handler, eof bool) ([]byte, error) {
 	for len(p) > 0 {
