@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
 
 // Cache is a tagged cache over a [Store]. It is safe for concurrent use.
@@ -14,12 +18,17 @@ import (
 type Cache struct {
 	store   Store
 	entries EntryGetter // store's one-round-trip entry read, or nil
+	seq     Sequencer   // store's logical clock, or nil
 	local   bool
 	cfg     config
 	err     error // configuration error, returned by every call
 
 	entryPrefix string
 	tagPrefix   string
+	clockKey    string
+
+	seen      atomic.Pointer[layout.Stamp] // see clock.go
+	untracked sync.Once                    // the Info line about untracked builds
 
 	stats   counters
 	br      breaker
@@ -44,19 +53,19 @@ func New(store Store, opts ...Option) *Cache {
 	if store == nil {
 		store = NewMemoryStore()
 	}
-	if len(cfg.namespace) > maxNamespaceLen {
+	switch {
+	case len(cfg.namespace) > maxNamespaceLen:
 		cfg.errs = append(cfg.errs, fmt.Errorf("%w: WithNamespace: longer than %d bytes", ErrBadOption, maxNamespaceLen))
+	case strings.ContainsAny(cfg.namespace, "{}"):
+		cfg.errs = append(cfg.errs, fmt.Errorf("%w: WithNamespace(%q): braces are reserved", ErrBadOption, cfg.namespace))
 	}
 	c := &Cache{store: store, cfg: cfg, err: errors.Join(cfg.errs...)}
 	c.entries, _ = store.(EntryGetter)
+	c.seq, _ = store.(Sequencer)
 	if l, ok := store.(Local); ok {
 		c.local = l.Local()
 	}
-	prefix := ""
-	if cfg.namespace != "" {
-		prefix = cfg.namespace + ":"
-	}
-	c.entryPrefix, c.tagPrefix = prefix+"e:", prefix+"t:"
+	c.entryPrefix, c.tagPrefix, c.clockKey = keyPrefixes(cfg.namespace)
 	c.br.threshold, c.br.cooldown = cfg.breakerFailures, cfg.breakerCooldown
 	return c
 }
@@ -70,6 +79,18 @@ func (c *Cache) Shared() bool { return !c.local }
 func (c *Cache) Logger() *slog.Logger { return c.cfg.logger }
 
 func (c *Cache) now() time.Time { return c.cfg.clock.Now() }
+
+// keyPrefixes names a namespace's keys. Tag records and the clock share a
+// Redis Cluster hash tag ("{ns/tags}"), so one server holds them all and
+// can stamp records with its clock in one atomic script; entries have none
+// and spread over the cluster.
+func keyPrefixes(ns string) (entry, tag, clock string) {
+	hashTag := "{" + ns + "/tags}"
+	if ns != "" {
+		ns += ":"
+	}
+	return ns + "e:", hashTag + ":", hashTag + "#clock"
+}
 
 func (c *Cache) entryKey(key string) string { return c.entryPrefix + key }
 
@@ -136,12 +157,17 @@ func (c *Cache) load(ctx context.Context, skey string, deps []dep) (decodedEntry
 		return decodedEntry{}, false, err
 	}
 	e, err := decodeEntry(raw, deps)
-	if err == nil && len(recs) != len(e.deps) {
-		err = fmt.Errorf("%w: %d tag records for %d tags", ErrCorrupt, len(recs), len(e.deps))
-	}
 	if err != nil {
+		// An entry of another format (written before an upgrade) or
+		// damaged: a miss, rebuilt over.
 		c.stats.misses.Add(1)
-		c.cfg.logger.Warn("tmplcache: dropping unreadable entry", "key", skey, "err", err)
+		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
+		return decodedEntry{}, false, nil
+	}
+	if len(recs) != len(e.deps) {
+		c.stats.misses.Add(1)
+		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), len(e.deps))
+		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
 		return decodedEntry{}, false, nil
 	}
 	if !c.valid(e, recs) {
@@ -153,12 +179,12 @@ func (c *Cache) load(ctx context.Context, skey string, deps []dep) (decodedEntry
 }
 
 func (c *Cache) valid(e decodedEntry, recs [][]byte) bool {
-	if e.expires != 0 && c.now().UnixNano() >= e.expires {
+	if e.expired(c.now()) {
 		return false
 	}
 	for i, d := range e.deps {
-		r, ok := decodeRecord(recs[i])
-		if !ok || r.ver != d.ver {
+		// A record is valid only whole; its version is its first bytes.
+		if len(recs[i]) != layout.RecordLen || string(recs[i][:layout.VersionLen]) != string(d.ver[:]) {
 			return false
 		}
 	}
@@ -269,5 +295,5 @@ func (c *Cache) Close() error {
 	if len(tags) == 0 {
 		return nil
 	}
-	return c.invalidate(context.Background(), tags, nil, nil)
+	return c.invalidate(context.Background(), tags, nil, 0)
 }

@@ -258,7 +258,7 @@ func TestMissingTagRecordInvalidates(t *testing.T) {
 	c := tmplcache.New(store, tmplcache.WithNamespace("app"))
 	require.NoError(t, c.Set(bg, "k", []byte("v"), tmplcache.Tags("evicted")))
 	requireHit(t, c, "k", "v")
-	require.NoError(t, store.Delete(bg, []string{"app:t:evicted"})) // as an LRU eviction would
+	require.NoError(t, store.Delete(bg, []string{"{app/tags}:evicted"})) // as an LRU eviction would
 	requireMiss(t, c, "k")
 }
 

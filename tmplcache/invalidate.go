@@ -3,10 +3,13 @@ package tmplcache
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
 
 // InvalidateTags makes every entry that depends on any of the tags invalid,
@@ -30,7 +33,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	tags = dedupe(tags)
 	tx := activeTx(ctx)
-	return c.invalidate(ctx, tags, tx, nil)
+	return c.invalidate(ctx, tags, tx, 0)
 }
 
 func dedupe(tags []string) []string {
@@ -43,33 +46,65 @@ func dedupe(tags []string) []string {
 }
 
 // invalidate writes new records for tags. Within tx they carry tx's lock
-// and are remembered by tx. keep maps tag keys to another transaction's
-// lock that must survive this write (see Tx.End).
-func (c *Cache) invalidate(ctx context.Context, tags []string, tx *Tx, keep map[string]int64) error {
-	now := c.now()
-	var lockedUntil int64
+// and are remembered by tx. release is the lock of a transaction that is
+// ending: records holding it are unlocked, any other lock is kept.
+func (c *Cache) invalidate(ctx context.Context, tags []string, tx *Tx, release int64) error {
+	var lock int64
 	if tx != nil {
-		lockedUntil = tx.lock
-	}
-	items := make([]Item, len(tags))
-	for i, t := range tags {
-		k := c.tagKey(t)
-		lock := lockedUntil
-		if lock == 0 {
-			lock = keep[k]
-		}
-		items[i] = Item{Key: k, Value: newRecord(now, lock).encode(), TTL: c.cfg.tagTTL}
-		if tx != nil {
+		lock = tx.lock
+		for _, t := range tags {
 			tx.wrote(t)
 		}
 	}
-	if err := c.storeWrite(ctx, "invalidate", items, c.store.Set); err != nil {
+	now := c.now().UnixNano()
+	var err error
+	if c.seq != nil {
+		inv := make([]Invalidation, len(tags))
+		for i, t := range tags {
+			rec := layout.Record{Rand: randUint64(), Time: now, Lock: lock}
+			inv[i] = Invalidation{Key: c.tagKey(t), Record: rec.Encode(), Release: release, TTL: c.cfg.tagTTL}
+		}
+		err = c.storeInvalidate(ctx, inv)
+	} else {
+		err = c.invalidateUnclocked(ctx, tags, lock, release, now)
+	}
+	if err != nil {
 		c.pend.add(tags)
 		return err
 	}
 	c.stats.invalidations.Add(uint64(len(tags)))
 	return nil
 }
+
+// invalidateUnclocked serves stores without a [Sequencer]: records carry
+// the invalidation's wall-clock time, and builds compare it with a margin.
+// The lock rule is [Sequencer]'s, except that it is not atomic: a lock
+// taken between the read and the write is lost, and a plain invalidation
+// (no read) unlocks.
+func (c *Cache) invalidateUnclocked(ctx context.Context, tags []string, lock, release, now int64) error {
+	keys := make([]string, len(tags))
+	for i, t := range tags {
+		keys[i] = c.tagKey(t)
+	}
+	var old [][]byte
+	if release != 0 {
+		old, _ = c.storeGet(ctx, keys) // unreadable: unlock
+	}
+	items := make([]Item, len(tags))
+	for i, k := range keys {
+		rec := layout.Record{Rand: randUint64(), Time: now, Lock: lock}
+		if lock == 0 && old != nil {
+			if r, ok := layout.DecodeRecord(old[i]); ok && r.Lock != release {
+				rec.Lock = r.Lock
+			}
+		}
+		items[i] = Item{Key: k, Value: rec.Encode(), TTL: c.cfg.tagTTL}
+	}
+	return c.storeWrite(ctx, "invalidate", items, c.store.Set)
+}
+
+// randUint64 makes the random half of a tag version.
+func randUint64() uint64 { return rand.Uint64() }
 
 // pending holds tags whose invalidation failed. While it is not empty,
 // reads serve nothing: one of them re-applies the tags, the others miss,
@@ -140,7 +175,7 @@ func (c *Cache) replayPending(ctx context.Context) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	if err := c.invalidate(ctx, tags, nil, nil); err != nil {
+	if err := c.invalidate(ctx, tags, nil, 0); err != nil {
 		return err // invalidate added them again
 	}
 	c.pend.landed(tags, failures)
@@ -162,7 +197,7 @@ func (c *Cache) later(tags []string) {
 		delete(c.delayed, t)
 		c.delayMu.Unlock()
 		if ok {
-			_ = c.invalidate(context.Background(), tags, nil, nil)
+			_ = c.invalidate(context.Background(), tags, nil, 0)
 		}
 	})
 	c.delayed[t] = tags

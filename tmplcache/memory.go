@@ -15,6 +15,7 @@ import (
 type MemoryStore struct {
 	c         *gocache.Cache
 	lastSweep atomic.Int64 // Unix nanoseconds
+	clocks    memoryClocks // see memory_clock.go
 }
 
 const memorySweepInterval = time.Minute
@@ -68,6 +69,11 @@ func (m *MemoryStore) GetEntry(ctx context.Context, key string) ([]byte, [][]byt
 		tags[i] = m.get(d.key)
 	}
 	return raw, tags, nil
+}
+
+// set stores one item.
+func (m *MemoryStore) set(key string, value []byte, ttl time.Duration) {
+	m.c.Set(key, value, ttlOrNever(ttl))
 }
 
 // Set implements [Store].

@@ -57,3 +57,36 @@ type EntryGetter interface {
 type Local interface {
 	Local() bool
 }
+
+// Sequencer is an optional [Store] extension: a logical clock kept by the
+// store, which orders invalidations and builds exactly, whatever the
+// machines' wall clocks say (see "No stale entry outlives an invalidation"
+// in the package documentation). Stores without one fall back to comparing
+// wall-clock times with a margin ([WithSkew]).
+//
+// Invalidate advances the clock value stored at key clock (16 bytes: an
+// 8-byte epoch and an 8-byte sequence number, big-endian; a missing or
+// unreadable value starts a new random non-zero epoch at sequence 1,
+// otherwise the sequence grows by one) and writes each tag record of inv
+// stamped with the new value: bytes [0:8] of the record get the sequence
+// number and bytes [16:24] the epoch. If the record's lock (bytes [32:40])
+// is zero, the record keeps the lock of the record it replaces, unless
+// that lock equals inv's Release. It returns the new clock value.
+//
+// Stamps must never go backwards: a record is never replaced by one with
+// an older stamp of the same epoch. A store that advances the clock and
+// writes the records in one atomic step (a server-side script, a mutex)
+// gets that for free; one that cannot must compare and swap each record.
+// A cache names its clock and its tag records with one Redis Cluster hash
+// tag ("{namespace/tags}"), so a sharded store can keep them on one server.
+type Sequencer interface {
+	Invalidate(ctx context.Context, clock string, inv []Invalidation) ([]byte, error)
+}
+
+// Invalidation is one tag record written by [Sequencer.Invalidate].
+type Invalidation struct {
+	Key     string        // the tag record's key
+	Record  []byte        // the record, unstamped (see Sequencer)
+	Release int64         // the lock of a transaction that is ending, or 0
+	TTL     time.Duration // as in [Item]
+}

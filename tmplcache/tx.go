@@ -18,11 +18,12 @@ import (
 //
 // A lock is the lock time written into the tag's record; each outermost
 // transaction has its own (savepoints share it), and End releases a tag
-// only if the record still holds its lock. If two transactions lock one
-// tag, the lock written last survives the other's End; the one written
-// first does not survive the end of the one written last, which leaves
-// that first transaction unprotected between its commit and its End (its
-// End still invalidates everything built meanwhile).
+// only if the record still holds its lock; an invalidation outside any
+// transaction keeps it. A record holds one lock: if two transactions lock
+// one tag, the lock written last survives the other's End, but the one
+// written first does not survive the end of the one written last, which
+// leaves that first transaction unprotected between its commit and its End
+// (its End still invalidates everything built meanwhile).
 type Tx struct {
 	c      *Cache
 	parent *Tx
@@ -102,23 +103,12 @@ func (tx *Tx) End(ctx context.Context) error {
 	}
 	c := tx.c
 	names := make([]string, 0, len(tags))
-	keys := make([]string, 0, len(tags))
 	for t := range tags {
 		names = append(names, t)
-		keys = append(keys, c.tagKey(t))
 	}
-	// Keep the locks of other transactions that invalidated the same tags
-	// after us: their data is not committed yet.
-	keep := map[string]int64{}
-	if raw, err := c.storeGet(ctx, keys); err == nil {
-		now := c.now()
-		for i, v := range raw {
-			if r, ok := decodeRecord(v); ok && r.locked(now) && r.lockedUntil != tx.lock {
-				keep[keys[i]] = r.lockedUntil
-			}
-		}
-	}
-	err := c.invalidate(context.WithoutCancel(ctx), names, nil, keep)
+	// Release our lock; a lock another transaction took since stays (its
+	// data is not committed yet).
+	err := c.invalidate(context.WithoutCancel(ctx), names, nil, tx.lock)
 	if c.cfg.replicaDelay > 0 {
 		c.later(names)
 	}

@@ -9,12 +9,13 @@ import (
 )
 
 // entryScriptSrc reads an entry (KEYS[1]) and the tag records it depends on,
-// in one round trip. It parses the entry layout documented in package
-// tmplcache (Lua 5.1 strings are 1-based byte strings):
+// in one round trip. It parses the entry layout of tmplcache (format 2,
+// tmplcache/internal/layout/entry.go; Lua 5.1 strings are 1-based byte
+// strings):
 //
-//	byte 1        format = 1
-//	bytes 2..9    expiry
-//	bytes 10..11  n, the number of tags, big-endian
+//	byte 1        format = 2
+//	bytes 2..17   expiry, build time, grace
+//	bytes 18..21  n, the number of tags, big-endian
 //	n times       key length (2 bytes, big-endian), key, 16-byte version
 //
 // It returns {} for a missing entry, {entry, rec1, ..., recN} otherwise,
@@ -29,10 +30,11 @@ const entryScriptSrc = `
 local e = redis.call('GET', KEYS[1])
 if not e then return {} end
 local len = #e
-if len < 11 or string.byte(e, 1) ~= 1 then return {e} end
-local n = string.byte(e, 10) * 256 + string.byte(e, 11)
+if len < 21 or string.byte(e, 1) ~= 2 then return {e} end
+local n = ((string.byte(e, 18) * 256 + string.byte(e, 19)) * 256 + string.byte(e, 20)) * 256 + string.byte(e, 21)
+if n * 18 > len - 21 then return {e} end
 local out = {e}
-local p = 12
+local p = 22
 for i = 1, n do
   if p + 1 > len then return {e} end
   local kl = string.byte(e, p) * 256 + string.byte(e, p + 1)

@@ -14,8 +14,9 @@ import (
 // so the script is tested against the documented format, not against
 // whatever the cache happens to write.
 func rawEntry(keys []string, value string) []byte {
-	b := []byte{1, 0, 0, 0, 0, 0, 0, 0, 0}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(keys)))
+	b := make([]byte, 17) // format, expiry, build time, grace
+	b[0] = 2
+	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
 	for i, k := range keys {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = append(b, k...)
@@ -37,26 +38,27 @@ func entryCases(prefix string) map[string][]byte {
 	long := strings.Repeat("L", 300) // a key length whose high byte is not 0
 	valid := rawEntry(p("t:a", "t:b"), "value")
 	bare := rawEntry(p("t:a"), "") // ends with its last version
-	firstKeyEnd := 11 + 2 + len(prefix+"t:a")
+	firstKeyEnd := 21 + 2 + len(prefix+"t:a")
 	return map[string][]byte{
-		"no tags":                           rawEntry(nil, "value"),
-		"no tags and no value":              rawEntry(nil, ""),
-		"one tag":                           rawEntry(p("t:one"), "<p>hi</p>"),
-		"one tag and no value":              bare,
-		"five tags":                         rawEntry(p("t:1", "t:2", "t:3", "t:4", "t:5"), "v"),
-		"binary tag keys":                   rawEntry(p("t:\x00nul", "t:\xff\xfe", "t:{slot}", "t:\r\n"), "v"),
-		"a tag key longer than 255 bytes":   rawEntry(p(long, "t:short"), "v"),
-		"an empty tag key":                  rawEntry(p(""), "v"),
-		"a value that looks like tags":      rawEntry(p("t:a"), string(rawEntry(p("t:b"), "x"))),
-		"the same tag twice":                rawEntry(p("t:a", "t:a"), "v"),
-		"corrupt: empty":                    {},
-		"corrupt: shorter than the header":  valid[:10],
-		"corrupt: unknown format":           append([]byte{2}, valid[1:]...),
-		"corrupt: key length past the end":  valid[:11+1],
-		"corrupt: key past the end":         valid[:firstKeyEnd-1],
-		"corrupt: version past the end":     valid[:firstKeyEnd+15],
-		"corrupt: last version cut short":   bare[:len(bare)-1],
-		"corrupt: more tags than are there": append(append([]byte{}, valid[:9]...), append([]byte{0, 3}, valid[11:]...)...),
+		"no tags":                             rawEntry(nil, "value"),
+		"no tags and no value":                rawEntry(nil, ""),
+		"one tag":                             rawEntry(p("t:one"), "<p>hi</p>"),
+		"one tag and no value":                bare,
+		"five tags":                           rawEntry(p("t:1", "t:2", "t:3", "t:4", "t:5"), "v"),
+		"binary tag keys":                     rawEntry(p("t:\x00nul", "t:\xff\xfe", "t:{slot}", "t:\r\n"), "v"),
+		"a tag key longer than 255 bytes":     rawEntry(p(long, "t:short"), "v"),
+		"an empty tag key":                    rawEntry(p(""), "v"),
+		"a value that looks like tags":        rawEntry(p("t:a"), string(rawEntry(p("t:b"), "x"))),
+		"the same tag twice":                  rawEntry(p("t:a", "t:a"), "v"),
+		"corrupt: empty":                      {},
+		"corrupt: shorter than the header":    valid[:20],
+		"corrupt: unknown format":             append([]byte{1}, valid[1:]...),
+		"corrupt: key length past the end":    valid[:21+1],
+		"corrupt: key past the end":           valid[:firstKeyEnd-1],
+		"corrupt: version past the end":       valid[:firstKeyEnd+15],
+		"corrupt: last version cut short":     bare[:len(bare)-1],
+		"corrupt: more tags than are there":   append(append([]byte{}, valid[:17]...), append([]byte{0, 0, 0, 3}, valid[21:]...)...),
+		"corrupt: a tag count no entry holds": append(append([]byte{}, valid[:17]...), append([]byte{0xff, 0xff, 0xff, 0xff}, valid[21:]...)...),
 	}
 }
 

@@ -208,7 +208,7 @@ func TestFaultServerHangs(t *testing.T) {
 	_, err = solo.Fetch(ctx, "solo", fillWith("old"), tmplcache.Tags("solo-tag"))
 	require.NoError(t, err)
 	requireHit(t, solo, "solo")
-	soloRecord := rawGet(t, s, ns+":t:solo-tag")
+	soloRecord := rawGet(t, s, "{"+ns+"/tags}:solo-tag")
 	require.NotNil(t, soloRecord)
 
 	r := startRenders(t, cache, 8)
@@ -252,14 +252,14 @@ func TestFaultServerHangs(t *testing.T) {
 	// The idle cache has not re-applied its invalidation yet: the store
 	// still holds the old record. Its first read must re-apply it before
 	// serving anything, and never serve the entry.
-	require.Equal(t, soloRecord, rawGet(t, s, ns+":t:solo-tag"), "nobody re-applied solo's invalidation yet")
+	require.Equal(t, soloRecord, rawGet(t, s, "{"+ns+"/tags}:solo-tag"), "nobody re-applied solo's invalidation yet")
 	require.Equal(t, 1, solo.Stats().PendingTags)
 	require.Eventually(t, func() bool {
 		v, ok, err := solo.Get(ctx, "solo")
 		require.False(t, ok, "solo served %q with its invalidation pending", v)
 		return err == nil && solo.Stats().PendingTags == 0
 	}, 5*time.Second, time.Millisecond)
-	require.NotEqual(t, soloRecord, rawGet(t, s, ns+":t:solo-tag"), "the read re-applied the invalidation")
+	require.NotEqual(t, soloRecord, rawGet(t, s, "{"+ns+"/tags}:solo-tag"), "the read re-applied the invalidation")
 	requireMiss(t, other, "solo", "invalidated, seen from another process")
 }
 

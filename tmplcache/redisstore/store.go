@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
@@ -108,7 +109,7 @@ func (s *Store) get(ctx context.Context, keys []string) ([][]byte, error) {
 			return nil, err
 		}
 		return [][]byte{v}, nil
-	case s.sharded:
+	case s.sharded && !oneHashTag(keys):
 		return s.getEach(ctx, keys)
 	}
 	res, err := s.client.MGet(ctx, keys...).Result()
@@ -125,6 +126,36 @@ func (s *Store) get(ctx context.Context, keys []string) ([][]byte, error) {
 		}
 	}
 	return vals, nil
+}
+
+// oneHashTag reports keys that all carry the same Redis Cluster hash tag
+// (the "{...}" part that picks the slot): a cache's tag records and clock
+// do, so one MGET on one node reads them all.
+func oneHashTag(keys []string) bool {
+	tag := hashTag(keys[0])
+	if tag == "" {
+		return false
+	}
+	for _, k := range keys[1:] {
+		if hashTag(k) != tag {
+			return false
+		}
+	}
+	return true
+}
+
+// hashTag returns the part of key Redis Cluster hashes when it has one:
+// what lies between the first '{' and the first '}' after it, if not empty.
+func hashTag(key string) string {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return ""
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	if j <= 0 {
+		return ""
+	}
+	return key[i+1 : i+1+j]
 }
 
 // getEach reads keys with one pipeline of single-key GETs: a cluster

@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) tmplcache.Store) {
 		{"a TTL expires the item and zero means none", testTTL},
 		{"concurrent use is safe", testConcurrent},
 		{"entry reads return the entry and its tag records", testEntryGetter},
+		{"invalidations are stamped by a clock that never goes back", testSequencer},
+		{"concurrent invalidations of one tag leave the latest stamp", testSequencerRace},
 		{"a cache over the store invalidates by tag", testCache},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +190,7 @@ func testEntryGetter(t *testing.T, s tmplcache.Store, p string) {
 	require.NoError(t, err)
 	keys, err := tmplcache.EntryTagKeys(entry)
 	require.NoError(t, err)
-	require.Equal(t, []string{p + ":t:a", p + ":t:b"}, keys)
+	require.Equal(t, []string{"{" + p + "/tags}:a", "{" + p + "/tags}:b"}, keys)
 	require.Equal(t, get(t, s, keys...), recs)
 
 	entry, recs, err = eg.GetEntry(ctx(t), p+":e:untagged")
@@ -201,7 +203,7 @@ func testEntryGetter(t *testing.T, s tmplcache.Store, p string) {
 	require.Nil(t, entry)
 	require.Nil(t, recs)
 
-	require.NoError(t, s.Delete(ctx(t), []string{p + ":t:b"}))
+	require.NoError(t, s.Delete(ctx(t), []string{"{" + p + "/tags}:b"}))
 	_, recs, err = eg.GetEntry(ctx(t), p+":e:k")
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
