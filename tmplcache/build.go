@@ -3,6 +3,8 @@ package tmplcache
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -28,6 +30,8 @@ type Build struct {
 	key     string // store key; "" for a tracking scope
 	opts    setOptions
 	hit     bool
+	graced  bool         // a hit served within its grace: the value is stale
+	meta    layout.Meta  // a hit's header (stored, expires...)
 	value   []byte       // a hit's value; aliases store memory
 	start   time.Time    // when Begin (or Track) ran
 	reading layout.Stamp // the store's clock then (zero: none known)
@@ -81,9 +85,35 @@ func (c *Cache) Begin(ctx context.Context, key string, opts ...SetOption) (*Buil
 		// Read the clock before the entry: a build that follows this miss
 		// loads its data after both.
 		b.reading = c.reading()
-		e, ok, _ := c.load(ctx, b.key, b.deps[:0])
-		if ok {
-			b.hit, b.value, b.deps = true, e.value, e.deps
+		e, st, _ := c.load(ctx, b.key, b.deps[:0], b.opts.check)
+		switch st {
+		case fresh:
+			if !c.recomputeEarly(e.meta) {
+				b.setHit(e, false)
+				return b, nil
+			}
+			if f, leader := c.flights.join(b.key, c.now(), c.cfg.flightWait); leader {
+				// This reader refreshes the entry ahead of its expiry; the
+				// value stays valid for everyone else meanwhile.
+				c.stats.earlyRebuilds.Add(1)
+				b.flight = f
+				c.startBuild(ctx, b)
+				return b, nil
+			}
+			b.setHit(e, false) // someone refreshes it already
+			return b, nil
+		case inGrace:
+			f, leader := c.flights.join(b.key, c.now(), c.cfg.flightWait)
+			if !leader && !b.buildingSelf() {
+				c.stats.graceHits.Add(1)
+				b.setHit(e, true)
+				return b, nil
+			}
+			c.stats.misses.Add(1)
+			if leader {
+				b.flight = f
+			}
+			c.startBuild(ctx, b)
 			return b, nil
 		}
 		if waited || b.buildingSelf() {
@@ -101,6 +131,22 @@ func (c *Cache) Begin(ctx context.Context, key string, opts ...SetOption) (*Buil
 	}
 	c.startBuild(ctx, b)
 	return b, nil
+}
+
+// setHit makes b a hit on e (graced: served within its grace, stale).
+func (b *Build) setHit(e decodedEntry, graced bool) {
+	b.hit, b.graced, b.meta, b.value, b.deps = true, graced, e.meta, e.value, e.deps
+}
+
+// recomputeEarly applies the XFetch rule to a fresh entry: rebuild now
+// with probability exp(-(expires-now)/(delta·beta)), which is tiny until
+// the time left nears the entry's build time.
+func (c *Cache) recomputeEarly(m layout.Meta) bool {
+	if c.cfg.beta <= 0 || m.Expires == 0 || m.Delta <= 0 {
+		return false
+	}
+	left := float64(m.Expires - c.now().UnixNano())
+	return left <= -float64(m.Delta)*c.cfg.beta*math.Log(1-rand.Float64())
 }
 
 // buildingSelf reports a key that is being built by an ancestor (a value
@@ -167,7 +213,9 @@ func (b *Build) End(ctx context.Context, value []byte) error {
 		return nil
 	case b.hit:
 		if b.parent != nil {
-			b.parent.includeDeps(b.deps, false) // a hit's deps no longer change
+			// A hit's deps no longer change; one served within its grace
+			// is stale, and so is whatever encloses it.
+			b.parent.includeDeps(b.deps, b.graced)
 		}
 		return nil
 	}

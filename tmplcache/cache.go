@@ -132,8 +132,11 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, ok, err := c.load(ctx, c.entryKey(key), nil)
-	if !ok {
+	e, st, err := c.load(ctx, c.entryKey(key), nil, nil)
+	if st == inGrace {
+		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
+	}
+	if st != fresh {
 		return nil, false, err
 	}
 	if p := Current(ctx); p != nil {
@@ -142,19 +145,29 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	return append([]byte(nil), e.value...), true, nil
 }
 
-// load reads and validates an entry. Its deps and value alias store memory.
-func (c *Cache) load(ctx context.Context, skey string, deps []dep) (decodedEntry, bool, error) {
+// readState is what a read found.
+type readState int
+
+const (
+	missed  readState = iota
+	fresh             // valid: serve it
+	inGrace           // invalid, but its grace lets it be served while one reader rebuilds
+)
+
+// load reads and judges an entry. Its deps and value alias store memory.
+// check, if set, may reject a value this reader cannot use.
+func (c *Cache) load(ctx context.Context, skey string, deps []dep, check func([]byte) bool) (decodedEntry, readState, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
 			c.stats.misses.Add(1)
-			return decodedEntry{}, false, err
+			return decodedEntry{}, missed, err
 		}
 	}
 	raw, recs, err := c.readEntry(ctx, skey)
 	if err != nil || raw == nil {
 		c.stats.misses.Add(1)
-		return decodedEntry{}, false, err
+		return decodedEntry{}, missed, err
 	}
 	e, err := decodeEntry(raw, deps)
 	if err != nil {
@@ -162,33 +175,54 @@ func (c *Cache) load(ctx context.Context, skey string, deps []dep) (decodedEntry
 		// damaged: a miss, rebuilt over.
 		c.stats.misses.Add(1)
 		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
-		return decodedEntry{}, false, nil
+		return decodedEntry{}, missed, nil
 	}
 	if len(recs) != len(e.deps) {
 		c.stats.misses.Add(1)
 		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), len(e.deps))
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
-		return decodedEntry{}, false, nil
+		return decodedEntry{}, missed, nil
 	}
-	if !c.valid(e, recs) {
+	st := c.judge(e, recs)
+	if st != missed && check != nil && !check(e.value) {
+		c.stats.unusable.Add(1)
+		st = missed
+	}
+	switch st {
+	case fresh:
+		c.stats.hits.Add(1)
+	case missed:
 		c.stats.misses.Add(1)
-		return decodedEntry{}, false, nil
 	}
-	c.stats.hits.Add(1)
-	return e, true, nil
+	return e, st, nil
 }
 
-func (c *Cache) valid(e decodedEntry, recs [][]byte) bool {
-	if e.expired(c.now()) {
-		return false
-	}
+// judge tells whether an entry is fresh (every tag still at the version it
+// was built against, not expired), or within its grace: expired or
+// invalidated less than its grace ago. A tag record that is missing or
+// unreadable leaves no grace: nothing says when it changed.
+func (c *Cache) judge(e decodedEntry, recs [][]byte) readState {
+	now := c.now().UnixNano()
+	var changed int64 // the latest invalidation of a tag that changed
 	for i, d := range e.deps {
-		// A record is valid only whole; its version is its first bytes.
-		if len(recs[i]) != layout.RecordLen || string(recs[i][:layout.VersionLen]) != string(d.ver[:]) {
-			return false
+		if layout.HasVersion(recs[i], d.ver) {
+			continue
 		}
+		t := layout.RecordTime(recs[i])
+		if t == 0 || e.meta.Grace <= 0 {
+			return missed
+		}
+		changed = max(changed, t)
 	}
-	return true
+	expired := e.meta.Expires != 0 && now >= e.meta.Expires
+	if changed == 0 && !expired {
+		return fresh
+	}
+	limit := now - int64(e.meta.Grace)
+	if (expired && e.meta.Expires < limit) || (changed != 0 && changed < limit) {
+		return missed
+	}
+	return inGrace
 }
 
 func (c *Cache) readEntry(ctx context.Context, skey string) ([]byte, [][]byte, error) {

@@ -129,7 +129,7 @@ func TestDetachAndIgnoreDescendants(t *testing.T) {
 		requireMiss(t, c, "inner")
 	})
 	t.Run("a cache that ignores descendants keeps outer entries", func(t *testing.T) {
-		c := tmplcache.New(nil, tmplcache.IgnoreDescendants())
+		c := tmplcache.New(nil, tmplcache.WithIgnoreDescendants())
 		_, err := c.Fetch(bg, "outer", func(ctx context.Context) ([]byte, error) {
 			return c.Fetch(ctx, "inner", value("x"), tmplcache.Tags("inner"))
 		}, tmplcache.Tags("outer"))

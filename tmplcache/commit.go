@@ -105,12 +105,13 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 	if ttl == 0 {
 		ttl = c.cfg.defaultTTL
 	}
-	var m layout.Meta
+	m := layout.Meta{Stored: now.UnixNano(), Delta: now.Sub(b.start), Grace: b.opts.grace}
+	storeTTL := ttl
 	if ttl > 0 {
 		m.Expires = now.Add(ttl).UnixNano()
+		storeTTL += m.Grace // readable while it may be served stale
 	}
-	m.Delta = now.Sub(b.start)
-	item := []Item{{Key: b.key, Value: encodeEntry(m, deps, value), TTL: ttl}}
+	item := []Item{{Key: b.key, Value: encodeEntry(m, deps, value), TTL: storeTTL}}
 	if err := c.storeWrite(ctx, "set", item, c.store.Set); err != nil {
 		return deps, err
 	}

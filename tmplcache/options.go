@@ -23,6 +23,7 @@ type config struct {
 	breakerCooldown   time.Duration
 	logger            *slog.Logger
 	clock             Clock
+	beta              float64 // early recomputation; < 0: off
 	ignoreDescendants bool
 	naiveVersions     bool // test hook: read versions at store time (the classic race)
 	errs              []error
@@ -37,6 +38,9 @@ const (
 	DefaultFlightWait      = 5 * time.Second
 	DefaultBreakerFailures = 5
 	DefaultBreakerCooldown = 5 * time.Second
+	// DefaultEarlyRecompute is the β of early recomputation (see
+	// [WithEarlyRecompute]): the value the XFetch paper shows optimal.
+	DefaultEarlyRecompute = 1.0
 )
 
 func (c *config) fill() {
@@ -66,6 +70,9 @@ func (c *config) fill() {
 	}
 	if c.clock == nil {
 		c.clock = systemClock{}
+	}
+	if c.beta == 0 {
+		c.beta = DefaultEarlyRecompute
 	}
 }
 
@@ -159,27 +166,89 @@ func WithClock(clk Clock) Option {
 	return func(c *config) { c.clock = clk }
 }
 
-// IgnoreDescendants turns off tag propagation for the whole cache: an entry
-// depends only on its own tags, not on those of the entries built or read
-// while it was being built (the seed's ignore_descendants). [Prevent] still
-// reaches ancestors. For one call, use [Detach] instead.
-func IgnoreDescendants() Option {
+// WithIgnoreDescendants turns off tag propagation for the whole cache: an
+// entry depends only on its own tags, not on those of the entries built or
+// read while it was being built (Django cache-tagging's
+// ignore_descendants). [Prevent] still reaches ancestors. For one call, use
+// [Detach] instead.
+func WithIgnoreDescendants() Option {
 	return func(c *config) { c.ignoreDescendants = true }
+}
+
+// WithEarlyRecompute tunes early recomputation (the XFetch rule of Vattani,
+// Chierichetti and Lowenstein, "Optimal Probabilistic Cache Stampede
+// Prevention", VLDB 2015): as an entry nears the end of its TTL, each
+// reader rebuilds it early with a probability that rises with how long its
+// last build took, times beta, so that one reader refreshes a hot entry
+// before it expires while the others keep hitting; its value stays valid
+// for them meanwhile. Zero means the default [DefaultEarlyRecompute]; a
+// larger beta recomputes earlier. [WithoutEarlyRecompute] turns it off.
+func WithEarlyRecompute(beta float64) Option {
+	return func(c *config) {
+		if beta < 0 || beta != beta {
+			c.errs = append(c.errs, fmt.Errorf("%w: WithEarlyRecompute(%v): want a positive beta", ErrBadOption, beta))
+			return
+		}
+		c.beta = beta
+	}
+}
+
+// WithoutEarlyRecompute turns early recomputation off: entries are rebuilt
+// only once expired (or invalidated).
+func WithoutEarlyRecompute() Option {
+	return func(c *config) { c.beta = -1 }
 }
 
 // SetOption configures one [Cache.Set] or [Cache.Fetch] call.
 type SetOption func(*setOptions)
 
 type setOptions struct {
-	tags []string
-	ttl  time.Duration
-	err  error
+	tags  []string
+	ttl   time.Duration
+	grace time.Duration
+	check func([]byte) bool
+	err   error
 }
 
 // Tags marks the entry with tags; it is valid only while none of them has
-// been invalidated. Tags given several times accumulate.
+// been invalidated. Tags given several times accumulate. The option keeps
+// tags as given (not a copy): build it once and reuse it freely, but do
+// not change the slice while a call uses it.
 func Tags(tags ...string) SetOption {
-	return func(o *setOptions) { o.tags = append(o.tags, tags...) }
+	return func(o *setOptions) {
+		if o.tags == nil {
+			o.tags = tags // the common single Tags option costs no copy
+			return
+		}
+		o.tags = append(o.tags[:len(o.tags):len(o.tags)], tags...)
+	}
+}
+
+// Grace lets the entry be served for up to d after it expired or one of
+// its tags was invalidated, while one reader of this process rebuilds it
+// (stale-while-revalidate). A reader served that way gets the previous
+// value, so this trades the promise of "No stale entry outlives an
+// invalidation" (package documentation) for latency, for this entry only:
+// give it to fragments whose data may lag by d (a view counter, a "latest
+// posts" box), never to what a user just changed and expects to see (their
+// cart, a form's result, a permission). An entry enclosing one served
+// stale is not stored. Zero (the default) means no grace.
+func Grace(d time.Duration) SetOption {
+	return func(o *setOptions) {
+		if d < 0 {
+			o.err = fmt.Errorf("%w: Grace(%v): negative duration", ErrBadOption, d)
+			return
+		}
+		o.grace = d
+	}
+}
+
+// Check makes a hit whose value fn rejects a miss: the value is rebuilt and
+// stored over it. An engine uses it for entries it can no longer use (an
+// older format, markers signed with a retired key, a handler that no
+// longer exists).
+func Check(fn func(value []byte) bool) SetOption {
+	return func(o *setOptions) { o.check = fn }
 }
 
 // TTL sets the entry's lifetime (default: the cache's [WithDefaultTTL]).

@@ -3,6 +3,7 @@ package tmplcache
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // The scope of a build travels in a context: the fill of [Cache.Fetch] gets
@@ -78,6 +79,23 @@ func (b *Build) Hit() bool { return b.hit }
 // Value returns a hit's value. It aliases the store's memory: do not modify
 // it.
 func (b *Build) Value() []byte { return b.value }
+
+// Stale reports a hit served within its grace ([Grace]): the value may
+// predate an invalidation, and one reader is rebuilding it.
+func (b *Build) Stale() bool { return b.graced }
+
+// Stored returns when a hit's value was stored, and when it expires (the
+// zero Time: never).
+func (b *Build) Stored() (stored, expires time.Time) {
+	if !b.hit {
+		return time.Time{}, time.Time{}
+	}
+	stored = time.Unix(0, b.meta.Stored)
+	if b.meta.Expires != 0 {
+		expires = time.Unix(0, b.meta.Expires)
+	}
+	return stored, expires
+}
 
 // Key returns the key b reads or builds ("" for a tracking scope).
 func (b *Build) Key() string {

@@ -14,6 +14,9 @@ type Stats struct {
 	Prevented     uint64 // builds not stored because of Prevent
 	Invalidations uint64 // tags invalidated (each tag counts once per call)
 	FlightWaits   uint64 // misses that waited for a concurrent build of the same key
+	EarlyRebuilds uint64 // hits turned into rebuilds ahead of expiry (WithEarlyRecompute)
+	GraceHits     uint64 // reads served a previous value while it was rebuilt (Grace)
+	Unusable      uint64 // hits whose value the reader rejected (Check): rebuilt
 	StoreErrors   uint64 // store calls that failed (timeouts included)
 	Timeouts      uint64 // store calls that ran out of time
 	ShortCircuits uint64 // store calls refused while the breaker was open
@@ -24,7 +27,7 @@ type Stats struct {
 
 type counters struct {
 	hits, misses, stores, skippedStale, skippedLocked, skippedUnsure, prevented,
-	invalidations, flightWaits, storeErrors, timeouts, shortCircuits,
+	invalidations, flightWaits, earlyRebuilds, graceHits, unusable, storeErrors, timeouts, shortCircuits,
 	breakerOpens atomic.Uint64
 }
 
@@ -41,6 +44,9 @@ func (c *Cache) Stats() Stats {
 		Prevented:     s.prevented.Load(),
 		Invalidations: s.invalidations.Load(),
 		FlightWaits:   s.flightWaits.Load(),
+		EarlyRebuilds: s.earlyRebuilds.Load(),
+		GraceHits:     s.graceHits.Load(),
+		Unusable:      s.unusable.Load(),
 		StoreErrors:   s.storeErrors.Load(),
 		Timeouts:      s.timeouts.Load(),
 		ShortCircuits: s.shortCircuits.Load(),

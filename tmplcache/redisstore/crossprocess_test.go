@@ -26,6 +26,7 @@ const (
 	childRoleEnv = "REDISSTORE_CHILD_ROLE"
 	childNSEnv   = "REDISSTORE_CHILD_NAMESPACE"
 	childArgEnv  = "REDISSTORE_CHILD_ARG"
+	childKindEnv = "REDISSTORE_CHILD_SERVER" // "cluster" or empty
 )
 
 // stressDuration is how long the writer process of the stress test runs.
@@ -36,7 +37,10 @@ func TestCrossProcessChild(t *testing.T) {
 	if role == "" {
 		return // run as a child process only
 	}
-	c := realClient(t)
+	var c redis.UniversalClient = realClient(t)
+	if os.Getenv(childKindEnv) == "cluster" {
+		c = clusterClient(t)
+	}
 	ns := os.Getenv(childNSEnv)
 	cache := tmplcache.New(New(c), tmplcache.WithNamespace(ns), tmplcache.WithTimeout(5*time.Second))
 	ctx := testCtx(t)
@@ -57,14 +61,14 @@ func TestCrossProcessChild(t *testing.T) {
 // runChild runs the child role in a new process and waits for it.
 func runChild(t *testing.T, role, ns, arg string) {
 	t.Helper()
-	out, err := childCommand(t, role, ns, arg).CombinedOutput()
+	out, err := childCommand(t, role, ns, arg, "").CombinedOutput()
 	require.NoError(t, err, "child process %q:\n%s", role, out)
 }
 
-func childCommand(t *testing.T, role, ns, arg string) *exec.Cmd {
+func childCommand(t *testing.T, role, ns, arg, server string) *exec.Cmd {
 	cmd := exec.CommandContext(testCtx(t), os.Args[0], "-test.run=^TestCrossProcessChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
-		childRoleEnv+"="+role, childNSEnv+"="+ns, childArgEnv+"="+arg, "REDIS_ADDR="+redisAddr(),
+		childRoleEnv+"="+role, childNSEnv+"="+ns, childArgEnv+"="+arg, childKindEnv+"="+server, "REDIS_ADDR="+redisAddr(),
 		// Under -race a process lingers a second at exit by default.
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	return cmd
@@ -107,7 +111,7 @@ return 0
 
 // stressWriters (the child) changes the data and invalidates its tag, then
 // publishes the value as the floor any later read must reach.
-func stressWriters(t *testing.T, c *redis.Client, cache *tmplcache.Cache, ns string) {
+func stressWriters(t *testing.T, c redis.UniversalClient, cache *tmplcache.Cache, ns string) {
 	ctx := context.Background()
 	deadline := time.Now().Add(stressDuration)
 	var wg sync.WaitGroup
@@ -137,7 +141,22 @@ func stressWriters(t *testing.T, c *redis.Client, cache *tmplcache.Cache, ns str
 // The core invariant across processes: after InvalidateTags returns in one
 // process, no read in another returns a value built from data read before.
 func TestCrossProcessCoreInvariant(t *testing.T) {
-	c := realClient(t)
+	for _, server := range []string{"", "cluster"} {
+		name := "on one server"
+		if server != "" {
+			name = "on a cluster"
+		}
+		t.Run(name, func(t *testing.T) { crossProcessStress(t, server) })
+	}
+}
+
+func crossProcessStress(t *testing.T, server string) {
+	var c redis.UniversalClient
+	if server == "cluster" {
+		c = clusterClient(t)
+	} else {
+		c = realClient(t)
+	}
 	ns := namespace(t, c)
 	cache := tmplcache.New(New(c), tmplcache.WithNamespace(ns), tmplcache.WithTimeout(5*time.Second))
 	getInt := func(ctx context.Context, key string) (int64, error) {
@@ -158,7 +177,7 @@ func TestCrossProcessCoreInvariant(t *testing.T) {
 		return strconv.AppendInt(nil, n, 10), nil
 	}
 
-	writer := childCommand(t, "writers", ns, "")
+	writer := childCommand(t, "writers", ns, "", server)
 	var out lockedBuffer
 	writer.Stdout, writer.Stderr = &out, &out
 	require.NoError(t, writer.Start())

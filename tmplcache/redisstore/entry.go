@@ -14,8 +14,8 @@ import (
 // strings):
 //
 //	byte 1        format = 2
-//	bytes 2..17   expiry, build time, grace
-//	bytes 18..21  n, the number of tags, big-endian
+//	bytes 2..25   stored, expiry, build time, grace
+//	bytes 26..29  n, the number of tags, big-endian
 //	n times       key length (2 bytes, big-endian), key, 16-byte version
 //
 // It returns {} for a missing entry, {entry, rec1, ..., recN} otherwise,
@@ -30,11 +30,11 @@ const entryScriptSrc = `
 local e = redis.call('GET', KEYS[1])
 if not e then return {} end
 local len = #e
-if len < 21 or string.byte(e, 1) ~= 2 then return {e} end
-local n = ((string.byte(e, 18) * 256 + string.byte(e, 19)) * 256 + string.byte(e, 20)) * 256 + string.byte(e, 21)
-if n * 18 > len - 21 then return {e} end
+if len < 29 or string.byte(e, 1) ~= 2 then return {e} end
+local n = ((string.byte(e, 26) * 256 + string.byte(e, 27)) * 256 + string.byte(e, 28)) * 256 + string.byte(e, 29)
+if n * 18 > len - 29 then return {e} end
 local out = {e}
-local p = 22
+local p = 30
 for i = 1, n do
   if p + 1 > len then return {e} end
   local kl = string.byte(e, p) * 256 + string.byte(e, p + 1)

@@ -14,7 +14,7 @@ import (
 // so the script is tested against the documented format, not against
 // whatever the cache happens to write.
 func rawEntry(keys []string, value string) []byte {
-	b := make([]byte, 17) // format, expiry, build time, grace
+	b := make([]byte, 25) // format, stored, expiry, build time, grace
 	b[0] = 2
 	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
 	for i, k := range keys {
@@ -38,7 +38,7 @@ func entryCases(prefix string) map[string][]byte {
 	long := strings.Repeat("L", 300) // a key length whose high byte is not 0
 	valid := rawEntry(p("t:a", "t:b"), "value")
 	bare := rawEntry(p("t:a"), "") // ends with its last version
-	firstKeyEnd := 21 + 2 + len(prefix+"t:a")
+	firstKeyEnd := 29 + 2 + len(prefix+"t:a")
 	return map[string][]byte{
 		"no tags":                             rawEntry(nil, "value"),
 		"no tags and no value":                rawEntry(nil, ""),
@@ -57,8 +57,8 @@ func entryCases(prefix string) map[string][]byte {
 		"corrupt: key past the end":           valid[:firstKeyEnd-1],
 		"corrupt: version past the end":       valid[:firstKeyEnd+15],
 		"corrupt: last version cut short":     bare[:len(bare)-1],
-		"corrupt: more tags than are there":   append(append([]byte{}, valid[:17]...), append([]byte{0, 0, 0, 3}, valid[21:]...)...),
-		"corrupt: a tag count no entry holds": append(append([]byte{}, valid[:17]...), append([]byte{0xff, 0xff, 0xff, 0xff}, valid[21:]...)...),
+		"corrupt: more tags than are there":   append(append([]byte{}, valid[:25]...), append([]byte{0, 0, 0, 3}, valid[29:]...)...),
+		"corrupt: a tag count no entry holds": append(append([]byte{}, valid[:25]...), append([]byte{0xff, 0xff, 0xff, 0xff}, valid[29:]...)...),
 	}
 }
 

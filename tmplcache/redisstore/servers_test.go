@@ -97,12 +97,15 @@ func miniClient(t testing.TB) (*redis.Client, *miniredis.Miniredis) {
 func namespace(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
 	ns := fmt.Sprintf("redisstore-test-%016x", rand.Uint64())
-	t.Cleanup(func() { deletePrefix(t, c, ns+":") })
+	t.Cleanup(func() {
+		deletePrefix(t, c, ns+":")
+		deletePrefix(t, c, "{"+ns+"/tags}") // tag records and the clock
+	})
 	return ns
 }
 
-// deletePrefix deletes the keys that start with prefix (hex and colons
-// only: no glob characters), on every master of a cluster.
+// deletePrefix deletes the keys that start with prefix (no glob
+// characters), on every master of a cluster.
 func deletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -11,13 +11,14 @@ import (
 // An entry (format 2) is what the cache stores at an entry key:
 //
 //	[0]      format = 2
-//	[1:9]    expires: Unix nanoseconds (int64; 0 = never)
-//	[9:13]   delta: how long the value took to build, microseconds
+//	[1:9]    stored: when the value was stored, Unix nanoseconds (int64)
+//	[9:17]   expires: Unix nanoseconds (int64; 0 = never)
+//	[17:21]  delta: how long the value took to build, microseconds
 //	         (uint32, saturated): early recomputation weighs it
-//	[13:17]  grace: how long after expiry or invalidation the value may
+//	[21:25]  grace: how long after expiry or invalidation the value may
 //	         still be served while one reader rebuilds it, milliseconds
 //	         (uint32; 0 = never)
-//	[17:21]  n: the number of tags (uint32)
+//	[25:29]  n: the number of tags (uint32)
 //	n times: key length (uint16), the tag record's store key, the
 //	         16-byte version the value was built against
 //	rest     the value
@@ -26,7 +27,7 @@ import (
 // entry.go) to fetch an entry and its tag records in one round trip.
 const (
 	EntryFormat    = 2
-	EntryHeaderLen = 21
+	EntryHeaderLen = 29
 	// MaxKeyLen is the longest tag record key an entry can name.
 	MaxKeyLen = math.MaxUint16
 )
@@ -44,6 +45,7 @@ type Dep struct {
 
 // Meta is an entry's header.
 type Meta struct {
+	Stored  int64         // Unix nanoseconds
 	Expires int64         // Unix nanoseconds; 0 = never
 	Delta   time.Duration // build time (µs precision)
 	Grace   time.Duration // ms precision
@@ -62,6 +64,7 @@ func EntryLen(deps []Dep, value []byte) int {
 // have been refused before.
 func AppendEntry(dst []byte, m Meta, deps []Dep, value []byte) []byte {
 	dst = append(dst, EntryFormat)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.Stored))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(m.Expires))
 	dst = binary.BigEndian.AppendUint32(dst, saturate(m.Delta/time.Microsecond))
 	dst = binary.BigEndian.AppendUint32(dst, saturate(m.Grace/time.Millisecond))
@@ -88,10 +91,11 @@ func DecodeEntry(raw []byte, deps []Dep) (Meta, []Dep, []byte, error) {
 	if len(raw) < EntryHeaderLen || raw[0] != EntryFormat {
 		return m, deps, nil, ErrEntry
 	}
-	m.Expires = int64(binary.BigEndian.Uint64(raw[1:9]))
-	m.Delta = time.Duration(binary.BigEndian.Uint32(raw[9:13])) * time.Microsecond
-	m.Grace = time.Duration(binary.BigEndian.Uint32(raw[13:17])) * time.Millisecond
-	n := binary.BigEndian.Uint32(raw[17:21])
+	m.Stored = int64(binary.BigEndian.Uint64(raw[1:9]))
+	m.Expires = int64(binary.BigEndian.Uint64(raw[9:17]))
+	m.Delta = time.Duration(binary.BigEndian.Uint32(raw[17:21])) * time.Microsecond
+	m.Grace = time.Duration(binary.BigEndian.Uint32(raw[21:25])) * time.Millisecond
+	n := binary.BigEndian.Uint32(raw[25:29])
 	p := EntryHeaderLen
 	if uint64(n)*(2+VersionLen) > uint64(len(raw)-p) {
 		return m, deps, nil, ErrEntry // cannot hold n tags: do not allocate for them

@@ -84,3 +84,17 @@ func DecodeRecord(b []byte) (Record, bool) {
 	}
 	return r, true
 }
+
+// HasVersion reports whether the raw record b is readable and holds v,
+// without decoding it (a cache hit checks every tag this way).
+func HasVersion(b []byte, v Version) bool {
+	return len(b) == RecordLen && string(b[:VersionLen]) == string(v[:])
+}
+
+// RecordTime returns the invalidation time of the raw record b, or 0.
+func RecordTime(b []byte) int64 {
+	if len(b) != RecordLen {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b[24:]))
+}

@@ -1,0 +1,174 @@
+package cachetagging_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/nocache"
+	"github.com/cachetagging/cachetagging/tmplcache"
+)
+
+// The fragment of BenchmarkHit: 50 items, sprig's upper and trunc, about
+// 9 KB of HTML, tagged with five tags.
+const (
+	hitItems = `<ul class="latest">{{ range .Posts }}
+  <li><a href="/posts/{{ .ID }}">{{ upper .Title }}</a> <span>{{ .Author }}</span>
+    <p>{{ trunc 90 .Summary }}</p></li>{{ end }}
+</ul>`
+	hitBlock = `{{ cache_tagging "latest" "posts" "category:1" "category:2" "authors" "comments" }}` +
+		hitItems + `{{ end_cache_tagging }}`
+	hitPage = `<!doctype html><title>Latest</title><header>{{ nocache "greeting" }}</header>` + hitBlock
+)
+
+func hitData() map[string]any {
+	posts := make([]benchPost, 50)
+	for i := range posts {
+		posts[i] = benchPost{ID: i, Title: fmt.Sprintf("post number %d", i), Author: "Ann",
+			Summary: strings.Repeat("Lorem ipsum dolor sit amet, consectetur. ", 4)}
+	}
+	return map[string]any{"Posts": posts}
+}
+
+// handRolled is what a Go developer writes without this library: render
+// the partial once into a buffer, keep it in go-cache as template.HTML,
+// insert it with a function.
+type handRolled struct {
+	c       *gocache.Cache
+	partial *template.Template
+	data    any
+}
+
+func (h *handRolled) cached(key string) (template.HTML, error) {
+	if v, ok := h.c.Get(key); ok {
+		return v.(template.HTML), nil
+	}
+	var b bytes.Buffer
+	if err := h.partial.Execute(&b, h.data); err != nil {
+		return "", err
+	}
+	html := template.HTML(b.String())
+	h.c.Set(key, html, time.Hour)
+	return html, nil
+}
+
+// BenchmarkHit measures, in one run, what a fragment hit costs against
+// what users would otherwise do: re-render it, keep it by hand in go-cache,
+// or copy its bytes; and a whole page under CachePage (one fragment, one
+// nocache hole) against a static handler.
+func BenchmarkHit(b *testing.B) {
+	data := hitData()
+	ctx := context.Background()
+	r := cachetagging.New(tmplcache.New(nil))
+	r.Nocache("greeting", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+		_, err := io.WriteString(w, "Hello, Ann")
+		return err
+	})
+	plain := template.Must(template.New("t").Funcs(sprigFuncs()).Parse(hitItems))
+	cached := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(hitBlock))
+	page := template.Must(template.New("page").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(hitPage))
+	for _, t := range []*template.Template{cached, page} {
+		if err := r.Prepare(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hr := &handRolled{c: gocache.New(time.Hour, 0), partial: plain, data: data}
+	byHand := template.Must(template.New("t").Funcs(template.FuncMap{"cached": hr.cached}).Parse(`{{ cached "latest" }}`))
+
+	var want bytes.Buffer
+	if err := plain.Execute(&want, data); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	check := func(name string) {
+		if buf.String() != want.String() {
+			b.Fatalf("%s: output differs from the render:\n%.200q", name, buf.String())
+		}
+	}
+	for _, warm := range []func() error{
+		func() error { return r.ExecuteTemplate(ctx, &buf, cached, "t", data) },
+		func() error { return byHand.Execute(&buf, nil) },
+	} {
+		buf.Reset()
+		if err := warm(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("fragment: %d bytes", want.Len())
+
+	b.Run("case=render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			_ = plain.Execute(&buf, data)
+		}
+		check("render")
+	})
+	b.Run("case=hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			if err := r.ExecuteTemplate(ctx, &buf, cached, "t", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		check("hit")
+	})
+	b.Run("case=handrolled", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			_ = byHand.Execute(&buf, nil)
+		}
+		check("handrolled")
+	})
+	b.Run("case=copy", func(b *testing.B) {
+		src := want.Bytes()
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			buf.Write(src)
+		}
+	})
+
+	var static bytes.Buffer
+	handler := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = r.ExecuteTemplate(req.Context(), w, page, "page", data)
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/latest", nil)
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req) // the miss stores the page
+	static.Write(rec.Body.Bytes())
+	staticHandler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(static.Bytes())
+	})
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"case=page-hit", handler}, {"case=static", staticHandler}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			w := &discardWriter{h: http.Header{}}
+			for b.Loop() {
+				clear(w.h)
+				w.buf = w.buf[:0]
+				c.h.ServeHTTP(w, req)
+			}
+			if !bytes.Equal(w.buf, static.Bytes()) {
+				b.Fatalf("%s: page differs", c.name)
+			}
+		})
+	}
+}
