@@ -5,12 +5,20 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
-// timeout is what {{ cache_timeout T }} returns: seconds or a duration.
-type timeout time.Duration
+// The values of {{ cache_timeout T }}, {{ cache_grace T }} and
+// {{ cache_digest false }}: block options, told apart from tags by type.
+type (
+	timeout   time.Duration
+	grace     time.Duration
+	digestOpt bool
+)
 
-func cacheTimeout(v any) (timeout, error) {
+// seconds reads T: seconds (an integer) or a Go duration string ("90s").
+func seconds(fn string, v any, zeroOK bool) (time.Duration, error) {
 	var d time.Duration
 	switch x := v.(type) {
 	case string:
@@ -18,7 +26,7 @@ func cacheTimeout(v any) (timeout, error) {
 		if d, err = time.ParseDuration(x); err != nil {
 			n, nerr := strconv.Atoi(x)
 			if nerr != nil {
-				return 0, fmt.Errorf("%w: cache_timeout %q: want seconds or a duration like \"90s\"", ErrBadArgument, x)
+				return 0, fmt.Errorf("%w: %s %q: want seconds or a duration like \"90s\"", ErrBadArgument, fn, x)
 			}
 			d = time.Duration(n) * time.Second
 		}
@@ -32,53 +40,82 @@ func cacheTimeout(v any) (timeout, error) {
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			d = time.Duration(rv.Uint()) * time.Second
 		default:
-			return 0, fmt.Errorf("%w: cache_timeout %v (%T): want seconds or a duration like \"90s\"", ErrBadArgument, v, v)
+			return 0, fmt.Errorf("%w: %s %v (%T): want seconds or a duration like \"90s\"", ErrBadArgument, fn, v, v)
 		}
 	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%w: cache_timeout %v: must be positive", ErrBadArgument, v)
+	if d < 0 || (d == 0 && !zeroOK) {
+		return 0, fmt.Errorf("%w: %s %v: must be positive", ErrBadArgument, fn, v)
 	}
-	return timeout(d), nil
+	return d, nil
 }
+
+func cacheTimeout(v any) (timeout, error) {
+	d, err := seconds("cache_timeout", v, false)
+	return timeout(d), err
+}
+
+func cacheGrace(v any) (grace, error) {
+	d, err := seconds("cache_grace", v, true)
+	return grace(d), err
+}
+
+func cacheDigest(on bool) digestOpt { return digestOpt(on) }
 
 // blockArgs are the arguments of {{ cache_tagging KEY ... }}.
 type blockArgs struct {
-	key  string
-	tags []string
-	ttl  time.Duration
+	key      string
+	hasKey   bool
+	tags     []string
+	ttl      time.Duration
+	grace    time.Duration
+	noDigest bool
 }
 
-func parseBlockArgs(key any, args []any) (blockArgs, error) {
-	var a blockArgs
-	k, ok := stringOf(key)
-	if !ok || k == "" {
-		return a, fmt.Errorf("%w: the key must be a non-empty string, got %#v", ErrBadArgument, key)
-	}
-	a.key = k
-	for _, v := range args {
-		if t, ok := v.(timeout); ok {
-			if a.ttl != 0 {
-				return a, fmt.Errorf("%w: cache_timeout given twice", ErrBadArgument)
-			}
-			a.ttl = time.Duration(t)
-			continue
+// add takes the next argument: the key first, then tags, lists of tags and
+// options.
+func (a *blockArgs) add(v any) error {
+	if !a.hasKey {
+		k, ok := stringOf(v)
+		if !ok || k == "" {
+			return fmt.Errorf("%w: the key must be a non-empty string, got %#v", ErrBadArgument, v)
 		}
+		a.key, a.hasKey = k, true
+		return nil
+	}
+	switch x := v.(type) {
+	case timeout:
+		if a.ttl != 0 {
+			return fmt.Errorf("%w: cache_timeout given twice", ErrBadArgument)
+		}
+		a.ttl = time.Duration(x)
+	case grace:
+		a.grace = time.Duration(x)
+	case digestOpt:
+		a.noDigest = !bool(x)
+	default:
 		var err error
-		if a.tags, err = appendTags(a.tags, v); err != nil {
-			return a, err
-		}
+		a.tags, err = appendTags(a.tags, v)
+		return err
 	}
-	return a, nil
+	return nil
 }
 
 // appendTags flattens a tag, or a list ([]string, []any, any slice) of
 // tags and lists, onto tags.
 func appendTags(tags []string, v any) ([]string, error) {
 	if s, ok := stringOf(v); ok {
-		if s == "" {
-			return nil, fmt.Errorf("%w: empty tag", ErrBadArgument)
+		if err := checkTag(s); err != nil {
+			return nil, err
 		}
 		return append(tags, s), nil
+	}
+	if ss, ok := v.([]string); ok {
+		for _, s := range ss {
+			if err := checkTag(s); err != nil {
+				return nil, err
+			}
+		}
+		return append(tags, ss...), nil
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
@@ -91,6 +128,13 @@ func appendTags(tags []string, v any) ([]string, error) {
 		}
 	}
 	return tags, nil
+}
+
+func checkTag(s string) error {
+	if s == "" || len(s) > tmplcache.MaxTagLen {
+		return fmt.Errorf("%w: tags are 1 to %d bytes, got %d", ErrBadArgument, tmplcache.MaxTagLen, len(s))
+	}
+	return nil
 }
 
 // stringOf accepts strings and named string types (type Slug string).

@@ -12,7 +12,7 @@ import (
 // emitting are the functions whose output is a marker: it must reach the
 // stream as HTML text, which html/template writes verbatim only there (in
 // an attribute it would be escaped, in a comment dropped...).
-var emitting = []string{fnBegin, fnEnd, fnHit, fnPhased, "nocache", "cache_add_tags", "cache_tagging_prevent"}
+var emitting = []string{fnBegin, fnEnd, fnHit, fnPhased, identNocache, fnAddTags, fnPrevent}
 
 // escaperContexts names the context each html/template escaper stands for.
 var escaperContexts = map[string]string{
@@ -33,11 +33,19 @@ var escaperContexts = map[string]string{
 	"_html_template_commentescaper":   "an HTML comment",
 }
 
-// checkContexts finds marker functions placed outside HTML text. It lets
-// html/template compute every context on a clone of the set (a probe that
-// names every template inside {{if false}}, so nothing runs) and reads the
-// escapers it chose. The set itself stays unexecuted.
-func checkContexts(t *template.Template) error {
+// checkContexts finds marker functions placed outside HTML text, and
+// phased sections (named in sections, with their location) that do not
+// start and end in it. It lets html/template compute every context on a
+// clone of the set (a probe that names every template inside {{if false}},
+// so nothing runs) and reads the escapers it chose. The set itself stays
+// unexecuted.
+func checkContexts(t *template.Template, sections map[string]string) error {
+	for name, loc := range sections {
+		if _, ok := probe(t, []string{name}); !ok {
+			return errAt(loc, ErrMisplaced, "the phased section must start and end in HTML text "+
+				"(it would leave the page inside a tag, script, style or comment)")
+		}
+	}
 	users := emittingTemplates(t)
 	if len(users) == 0 {
 		return nil
@@ -158,6 +166,10 @@ func userName(fn string) string {
 		return identBlock
 	case fnPhased:
 		return identPhased
+	case fnAddTags:
+		return identAddTags
+	case fnPrevent:
+		return identPrevent
 	}
 	return fn
 }

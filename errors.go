@@ -13,6 +13,11 @@ var (
 	// ErrNotPrepared: a block runs in a template that Renderer.Prepare did
 	// not rewrite.
 	ErrNotPrepared = errors.New("template not prepared: call Renderer.Prepare after parsing, before executing")
+	// ErrNotRenderer: a prepared template was executed some other way than
+	// with Renderer.ExecuteTemplate (Template.Execute, say), which would
+	// write the renderer's markers into the page. The function that found
+	// out fails before writing any.
+	ErrNotRenderer = errors.New("a prepared template runs only through Renderer.ExecuteTemplate, not Template.Execute or Template.ExecuteTemplate")
 	// ErrUnbalanced: a block's start and end do not match.
 	ErrUnbalanced = errors.New("unbalanced block")
 	// ErrMisplaced: a block or marker function is used where its output
@@ -31,17 +36,22 @@ var (
 
 // Error is a problem with a template, located like html/template's errors.
 type Error struct {
-	Name string // template name
-	Line int    // line in the template source, 0 if unknown
-	Err  error  // one of the sentinel errors, possibly wrapped with detail
+	Name   string // template name
+	Line   int    // line in the template source, 0 if unknown
+	Action string // the action as written, e.g. {{cache_tagging "k" .Tags}}, if known
+	Err    error  // one of the sentinel errors, possibly wrapped with detail
 }
 
-// Error formats the problem as "cachetagging: template:line: what".
+// Error formats the problem as "cachetagging: template:line: action: what".
 func (e *Error) Error() string {
+	where := e.Name
 	if e.Line > 0 {
-		return fmt.Sprintf("cachetagging: %s:%d: %v", e.Name, e.Line, e.Err)
+		where = fmt.Sprintf("%s:%d", e.Name, e.Line)
 	}
-	return fmt.Sprintf("cachetagging: %s: %v", e.Name, e.Err)
+	if e.Action != "" {
+		return fmt.Sprintf("cachetagging: %s: %s: %v", where, e.Action, e.Err)
+	}
+	return fmt.Sprintf("cachetagging: %s: %v", where, e.Err)
 }
 
 // Unwrap returns the underlying error, for [errors.Is].

@@ -3,6 +3,8 @@ package cachetagging_test
 import (
 	"context"
 	"errors"
+	"html/template"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -64,23 +66,39 @@ func (brokenStore) Add(context.Context, []tmplcache.Item) error     { return err
 func (brokenStore) Delete(context.Context, []string) error          { return errBroken }
 
 func TestBadArgumentsAreClearErrors(t *testing.T) {
-	for _, tc := range []struct{ name, src, msg string }{
-		{"a key that is not a string", `{{ cache_tagging 42 }}x{{ end_cache_tagging }}`, "key must be a non-empty string"},
-		{"an empty key", `{{ cache_tagging "" }}x{{ end_cache_tagging }}`, "key must be a non-empty string"},
-		{"a tag that is not a string", `{{ cache_tagging "k" 3 }}x{{ end_cache_tagging }}`, "a tag must be a string"},
-		{"a list holding a non-string", `{{ cache_tagging "k" (list "a" 1) }}x{{ end_cache_tagging }}`, "a tag must be a string"},
-		{"an empty tag", `{{ cache_tagging "k" "" }}x{{ end_cache_tagging }}`, "empty tag"},
-		{"two timeouts", `{{ cache_tagging "k" (cache_timeout 1) (cache_timeout 2) }}x{{ end_cache_tagging }}`, "given twice"},
-		{"a bad timeout", `{{ cache_tagging "k" (cache_timeout "soon") }}x{{ end_cache_tagging }}`, "want seconds or a duration"},
-		{"a negative timeout", `{{ cache_tagging "k" (cache_timeout -5) }}x{{ end_cache_tagging }}`, "must be positive"},
-		{"a bad added tag", `{{ cache_tagging "k" }}{{ cache_add_tags 1.5 }}{{ end_cache_tagging }}`, "a tag must be a string"},
+	for _, tc := range []struct {
+		name, src string
+		atPrepare bool // constant arguments are checked once, by Prepare
+		msg       string
+	}{
+		{"a key that is not a string", `{{ cache_tagging 42 }}x{{ end_cache_tagging }}`, true, "key must be a non-empty string"},
+		{"an empty key", `{{ cache_tagging "" }}x{{ end_cache_tagging }}`, true, "key must be a non-empty string"},
+		{"a tag that is not a string", `{{ cache_tagging "k" 3 }}x{{ end_cache_tagging }}`, true, "a tag must be a string"},
+		{"an empty tag", `{{ cache_tagging "k" "" }}x{{ end_cache_tagging }}`, true, "tags are 1 to"},
+		{"two timeouts", `{{ cache_tagging "k" (cache_timeout 1) (cache_timeout 2) }}x{{ end_cache_tagging }}`, true, "given twice"},
+		{"an empty key given as data", `{{ cache_tagging .empty }}x{{ end_cache_tagging }}`, false, "key must be a non-empty string"},
+		{"a list holding a non-string", `{{ cache_tagging "k" (list "a" 1) }}x{{ end_cache_tagging }}`, false, "a tag must be a string"},
+		{"a bad timeout", `{{ cache_tagging "k" (cache_timeout "soon") }}x{{ end_cache_tagging }}`, true, "want seconds or a duration"},
+		{"a negative timeout", `{{ cache_tagging "k" (cache_timeout -5) }}x{{ end_cache_tagging }}`, true, "must be positive"},
+		{"a bad timeout given as data", `{{ cache_tagging "k" (cache_timeout .empty) }}x{{ end_cache_tagging }}`, false, "want seconds or a duration"},
+		{"a bad added tag", `{{ cache_tagging "k" }}{{ cache_add_tags 1.5 }}{{ end_cache_tagging }}`, false, "a tag must be a string"},
 	} {
-		t.Run(tc.name+" is an error, not a panic", func(t *testing.T) {
-			h := parse(t, tc.src)
-			_, err := h.exec(bg, "t", nil)
+		t.Run(tc.name+" is an error naming the action, not a panic", func(t *testing.T) {
+			c, r := newRenderer(nil)
+			tmpl := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(tc.src))
+			err := r.Prepare(tmpl)
+			if !tc.atPrepare {
+				require.NoError(t, err)
+				err = r.ExecuteTemplate(bg, io.Discard, tmpl, "t", map[string]any{"empty": ""})
+			}
 			require.ErrorIs(t, err, cachetagging.ErrBadArgument)
 			require.ErrorContains(t, err, tc.msg)
 			require.ErrorContains(t, err, "t:1")
+			require.NotContains(t, err.Error(), "_cachetagging", "errors speak the author's words")
+			if tc.atPrepare {
+				require.ErrorContains(t, err, "cachetagging: t:1: {{cache_tagging")
+			}
+			require.Zero(t, c.Stats().Stores)
 		})
 	}
 }

@@ -1,15 +1,12 @@
 package cachetagging
 
 import (
-	"context"
-	"encoding/binary"
 	"fmt"
 	"html/template"
-	"unsafe"
 
 	"github.com/cachetagging/cachetagging/internal/marker"
+	"github.com/cachetagging/cachetagging/internal/sections"
 	"github.com/cachetagging/cachetagging/phased"
-	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
 // The names users write, and the internal functions Prepare rewrites
@@ -19,13 +16,45 @@ const (
 	identEndBlock  = "end_cache_tagging"
 	identPhased    = "phased"
 	identEndPhased = "end_phased"
+	identAddTags   = "cache_add_tags"
+	identPrevent   = "cache_tagging_prevent"
+	identNocache   = "nocache"
 
-	fnOpen   = "_cachetagging_open"
-	fnBegin  = "_cachetagging_begin"
-	fnEnd    = "_cachetagging_end"
-	fnHit    = "_cachetagging_hit"
-	fnPhased = "_cachetagging_phased"
+	fnPrefix  = "_cachetagging_"
+	fnOpen    = fnPrefix + "open_" // + a per-block suffix
+	fnBegin   = fnPrefix + "begin"
+	fnEnd     = fnPrefix + "end"
+	fnHit     = fnPrefix + "hit"
+	fnAddTags = fnPrefix + "add_tags"
+	fnPrevent = fnPrefix + "prevent"
+	fnPhased  = fnPrefix + "phased"
 )
+
+// FuncMap returns the template functions: cache_tagging,
+// end_cache_tagging, cache_add_tags, cache_tagging_prevent, cache_timeout,
+// cache_grace, cache_digest, nocache, phased and end_phased, plus the
+// internal ones Prepare rewrites blocks into. Add it with Funcs before
+// parsing.
+func (r *Renderer) FuncMap() template.FuncMap {
+	return template.FuncMap{
+		identBlock:      notPrepared(identBlock),
+		identEndBlock:   notPrepared(identEndBlock),
+		identPhased:     notPrepared(identPhased),
+		identEndPhased:  notPrepared(identEndPhased),
+		identAddTags:    notPrepared(identAddTags),
+		identPrevent:    notPrepared(identPrevent),
+		identNocache:    r.nocache,
+		"cache_timeout": cacheTimeout,
+		"cache_grace":   cacheGrace,
+		"cache_digest":  cacheDigest,
+		fnBegin:         r.begin,
+		fnEnd:           r.end,
+		fnHit:           r.hit,
+		fnAddTags:       r.addTags,
+		fnPrevent:       r.prevent,
+		fnPhased:        r.phased,
+	}
+}
 
 // notPrepared stands in for the block functions until Prepare rewrites
 // them away: executing an unprepared block is an error, not a silent
@@ -36,56 +65,17 @@ func notPrepared(name string) func(...any) (string, error) {
 	}
 }
 
-func (r *Renderer) transient(k marker.Kind, payload []byte) template.HTML {
-	b := marker.Append(make([]byte, 0, marker.Len(len(payload))), k, payload, r.tsigner.Tag(k, payload))
-	return template.HTML(unsafe.String(unsafe.SliceData(b), len(b))) // b is never written again
-}
+// executing reports whether some ExecuteTemplate of r is running: the
+// functions that write markers refuse to when none is, so a prepared
+// template executed with Template.Execute fails before writing any. (One
+// executed that way while an ExecuteTemplate of r runs concurrently is not
+// caught: its output may hold markers, and its blocks are dropped after a
+// minute.)
+func (r *Renderer) executing() bool { return r.active.Load() > 0 }
 
-// idMarker writes a block's marker without allocating its payload.
-func (r *Renderer) idMarker(k marker.Kind, blk *block) template.HTML {
-	var id [8]byte
-	binary.BigEndian.PutUint64(id[:], blk.id)
-	return r.transient(k, id[:])
-}
+func (r *Renderer) begin(h handle) template.HTML { return h.block().marker(marker.Begin) }
 
-// open starts a block: {{ if $h := _cachetagging_open "tmpl:line" KEY ARGS... }}.
-// It reads the cache; on a miss a build begins (and a concurrent
-// execution of the same block waits for it, bounded).
-func (r *Renderer) open(loc string, key any, args ...any) (handle, error) {
-	a, err := parseBlockArgs(key, args)
-	if err != nil {
-		return nil, errAt(loc, err, "")
-	}
-	opts := [2]tmplcache.SetOption{tmplcache.Tags(a.tags...)}
-	n := 1
-	if a.ttl > 0 {
-		opts[1], n = tmplcache.TTL(a.ttl), 2
-	}
-	// Template functions cannot see the request's context: store calls are
-	// bounded by the cache's timeout instead.
-	b, err := r.c.Begin(context.Background(), fragmentPrefix+a.key, opts[:n]...)
-	if err != nil {
-		return nil, errAt(loc, ErrBadArgument, "%w", err)
-	}
-	blk := &block{loc: loc, build: b}
-	blk.self[0] = blk
-	r.blocks.add(blk)
-	h := handle(blk.self[:])
-	if b.Hit() {
-		return h[:0], nil
-	}
-	// The handler most likely loaded the data before executing the template.
-	b.MarkPreRead()
-	return h, nil
-}
-
-func (r *Renderer) begin(h handle) template.HTML {
-	return r.idMarker(marker.Begin, h.block())
-}
-
-func (r *Renderer) hit(h handle) template.HTML {
-	return r.idMarker(marker.Hit, h.block())
-}
+func (r *Renderer) hit(h handle) template.HTML { return h.block().marker(marker.Hit) }
 
 // end closes a miss. By now the stream processor must have claimed the
 // block (its Begin marker went out before the body): if it did not, the
@@ -96,58 +86,76 @@ func (r *Renderer) end(h handle) (template.HTML, error) {
 	if !blk.claimed.Load() {
 		r.blocks.drop(blk)
 		blk.build.Abort()
-		return "", errAt(blk.loc, ErrMisplaced,
-			"the block's output did not reach Renderer.ExecuteTemplate as HTML text")
+		return "", blk.desc.fail(fmt.Errorf("%w: the block's output did not reach Renderer.ExecuteTemplate as HTML text", ErrMisplaced))
 	}
-	return r.idMarker(marker.End, blk), nil
+	return blk.marker(marker.End), nil
 }
 
-func (r *Renderer) addTags(args ...any) (template.HTML, error) {
+// addTags is {{ cache_add_tags TAGS }}: Prepare passes the enclosing block
+// of the same template, when there is one, and its location. With a block
+// the tags go to its build directly; without (the block is in a calling
+// template, or the page is the only enclosing build) they travel in
+// markers to the stream processor.
+func (r *Renderer) addTags(h handle, loc string, args ...any) (template.HTML, error) {
+	if !r.executing() {
+		return "", at(loc, identAddTags, ErrNotRenderer)
+	}
 	var tags []string
 	for _, v := range args {
 		var err error
 		if tags, err = appendTags(tags, v); err != nil {
-			return "", fmt.Errorf("cachetagging: cache_add_tags: %w", err)
+			return "", at(loc, identAddTags, err)
 		}
 	}
-	return r.transient(marker.AddTags, encodeTags(tags)), nil
+	if blk := h.block(); blk != nil {
+		blk.build.AddTags(tags...)
+		return "", nil
+	}
+	return r.tagMarkers(tags), nil
 }
 
-func (r *Renderer) prevent() template.HTML {
-	return r.transient(marker.Prevent, nil)
+// prevent is {{ cache_tagging_prevent }}, passed like addTags.
+func (r *Renderer) prevent(h handle, loc string) (template.HTML, error) {
+	if !r.executing() {
+		return "", at(loc, identPrevent, ErrNotRenderer)
+	}
+	if blk := h.block(); blk != nil {
+		blk.build.Prevent()
+		return "", nil
+	}
+	return r.transient(marker.Prevent, nil), nil
+}
+
+// nocache is {{ nocache "name" ARGS }}: a hole's marker, stored with the
+// fragment and run at phase 2.
+func (r *Renderer) nocache(name string, args ...any) (template.HTML, error) {
+	if !r.executing() {
+		return "", fmt.Errorf("cachetagging: nocache %q: %w", name, ErrNotRenderer)
+	}
+	return r.holes.Marker(name, args...)
 }
 
 // phased writes the hole of a phased section: {{ _cachetagging_phased "tmpl:line" "section" STASH... }}.
 func (r *Renderer) phased(loc, section string, args ...any) (template.HTML, error) {
-	stash, err := phased.Stash(args...)
-	if err != nil {
-		return "", errAt(loc, ErrBadArgument, "%w", err)
+	if !r.executing() {
+		return "", at(loc, identPhased, ErrNotRenderer)
 	}
-	m, err := r.holes.Marker(phased.HandlerName, phased.Args(section, stash)...)
+	stash, err := sections.Stash(args...)
 	if err != nil {
-		return "", errAt(loc, ErrBadArgument, "phased: %w", err)
+		return "", at(loc, identPhased, fmt.Errorf("%w: %w", ErrBadArgument, err))
+	}
+	m, err := r.holes.Marker(sections.HandlerName, sections.Args(section, stash)...)
+	if err != nil {
+		return "", at(loc, identPhased, fmt.Errorf("%w: %w", ErrBadArgument, err))
 	}
 	return m, nil
 }
 
-func encodeTags(tags []string) []byte {
-	var b []byte
-	for _, t := range tags {
-		b = binary.AppendUvarint(b, uint64(len(t)))
-		b = append(b, t...)
-	}
-	return b
+// at reports a problem with the function fn called at loc.
+func at(loc, fn string, err error) *Error {
+	e := errAt(loc, err, "")
+	e.Action = "{{" + fn + "}}"
+	return e
 }
 
-func decodeTags(p []byte) []string {
-	var tags []string
-	for len(p) > 0 {
-		n, k := binary.Uvarint(p)
-		if k <= 0 || uint64(len(p)-k) < n {
-			return tags // cannot happen: the marker is authentic
-		}
-		tags = append(tags, string(p[k:k+int(n)]))
-		p = p[k+int(n):]
-	}
-	return tags
-}
+var _ = phased.LiveKey // the section's dot; see package phased

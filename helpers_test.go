@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"html/template"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/Masterminds/sprig/v3"
 	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/nocache"
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/stretchr/testify/require"
 )
@@ -37,23 +38,57 @@ type harness struct {
 	tmpl *template.Template
 }
 
+// handler registers a nocache handler on a harness before Prepare.
+type handler struct {
+	name string
+	fn   nocache.Func
+}
+
+// harnessConfig sorts a harness's options: tmplcache options,
+// cachetagging options, and handlers.
+func harnessConfig(opts []any) (copts []tmplcache.Option, ropts []cachetagging.Option, hs []handler) {
+	for _, o := range opts {
+		switch o := o.(type) {
+		case tmplcache.Option:
+			copts = append(copts, o)
+		case cachetagging.Option:
+			ropts = append(ropts, o)
+		case handler:
+			hs = append(hs, o)
+		default:
+			panic(fmt.Sprintf("harness option %T", o))
+		}
+	}
+	return copts, ropts, hs
+}
+
+func newRenderer(opts []any) (*tmplcache.Cache, *cachetagging.Renderer) {
+	copts, ropts, hs := harnessConfig(opts)
+	c := tmplcache.New(nil, copts...)
+	r := cachetagging.New(c, ropts...)
+	for _, h := range hs {
+		r.Nocache(h.name, h.fn)
+	}
+	return c, r
+}
+
 // newHarness parses testdata/templates with the renderer's functions and
-// sprig, and prepares the set.
-func newHarness(t *testing.T, opts ...tmplcache.Option) *harness {
+// sprig, and prepares the set. Digests are off: tests read fragments by key.
+func newHarness(t *testing.T, opts ...any) *harness {
 	t.Helper()
-	c := tmplcache.New(nil, opts...)
-	r := cachetagging.New(c)
+	c, r := newRenderer(append(opts, cachetagging.WithoutDigests()))
 	tmpl := template.Must(template.New("root").Funcs(sprigFuncs()).Funcs(r.FuncMap()).
 		ParseGlob(filepath.Join("testdata", "templates", "*.html")))
 	require.NoError(t, r.Prepare(tmpl))
 	return &harness{t: t, c: c, r: r, tmpl: tmpl}
 }
 
-// parse makes a one-template harness from source.
-func parse(t *testing.T, src string, opts ...tmplcache.Option) *harness {
+// parse makes a one-template harness from source (options as harnessConfig
+// reads them). Digests are off: tests read fragments by key.
+func parse(t *testing.T, src string, opts ...any) *harness {
 	t.Helper()
-	h := &harness{t: t, c: tmplcache.New(nil, opts...)}
-	h.r = cachetagging.New(h.c)
+	h := &harness{t: t}
+	h.c, h.r = newRenderer(append(opts, cachetagging.WithoutDigests()))
 	h.tmpl = template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(h.r.FuncMap()).Parse(src))
 	require.NoError(t, h.r.Prepare(h.tmpl))
 	return h
@@ -65,9 +100,13 @@ func (h *harness) exec(ctx context.Context, name string, data any) (string, erro
 	return b.String(), err
 }
 
+// render renders as a request would: tracked from its start (see
+// cachetagging.Track).
 func (h *harness) render(name string, data any) string {
 	h.t.Helper()
-	out, err := h.exec(bg, name, data)
+	ctx, scope := h.c.Track(bg)
+	defer func() { _ = scope.End(ctx, nil) }()
+	out, err := h.exec(ctx, name, data)
 	require.NoError(h.t, err)
 	requireClean(h.t, out)
 	return out
@@ -83,12 +122,11 @@ func (h *harness) renderTracked(name string, data any) (string, *tmplcache.Build
 	return out, scope
 }
 
-// invalidate invalidates tags, then lets the skew margin pass: fragments
-// rendered right after an invalidation are (correctly) not stored.
+// invalidate invalidates tags. A tracked render right after it stores
+// again: the store's clock orders the two exactly.
 func (h *harness) invalidate(tags ...string) {
 	h.t.Helper()
 	require.NoError(h.t, h.c.InvalidateTags(bg, tags...))
-	time.Sleep(2 * tmplcache.DefaultSkew)
 }
 
 // requireClean checks that no marker byte reached the output.

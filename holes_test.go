@@ -25,10 +25,10 @@ const nocacheSeed = `{{ cache_tagging .cachename "tag1" (cache_timeout 120) }}
 // the first request's data; a second request with other data gets the
 // cached fragment (the old "now") with the holes run again for it.
 func TestSeedTemplatetagNocache(t *testing.T) {
-	h := parse(t, nocacheSeed)
+	var h *harness
 	var calls atomic.Int32
 	var argTypes []string
-	h.r.Nocache("calc", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+	calc := handler{"calc", func(ctx context.Context, w io.Writer, call nocache.Call) error {
 		calls.Add(1)
 		live := call.Live.(map[string]any)
 		a, b, c := call.Args[0].(int64), call.Args[1].(int64), call.Args[2].(int64)
@@ -42,8 +42,8 @@ func TestSeedTemplatetagNocache(t *testing.T) {
 		}
 		fmt.Fprint(w, "<b>bold</b>\n", template.HTMLEscapeString("<b>bold</b>"), "\n")
 		return nil
-	})
-	h.r.Nocache("pickled", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+	}}
+	pickled := handler{"pickled", func(ctx context.Context, w io.Writer, call nocache.Call) error {
 		calls.Add(1)
 		fmt.Fprint(w, "pickled=", call.Args[0], "\n", "pickled_unicode=", call.Args[1], "\n")
 		nested, err := h.r.Holes().Marker("nested")
@@ -52,11 +52,12 @@ func TestSeedTemplatetagNocache(t *testing.T) {
 		}
 		_, err = io.WriteString(w, string(nested)) // a hole in a hole's output is expanded too
 		return err
-	})
-	h.r.Nocache("nested", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+	}}
+	nested := handler{"nested", func(ctx context.Context, w io.Writer, call nocache.Call) error {
 		_, err := io.WriteString(w, "nested nocache\n")
 		return err
-	})
+	}}
+	h = parse(t, nocacheSeed, calc, pickled, nested)
 
 	data := map[string]any{"cachename": "nocachename", "now": "now-1", "do": true,
 		"a": 1, "b": 2, "c": 3, "u": "юникод", "result": nil}
@@ -109,11 +110,11 @@ func TestPhasedStashAndLive(t *testing.T) {
 }
 
 func TestHolesOutsideFragmentsRunInline(t *testing.T) {
-	h := parse(t, `<p>{{ nocache "who" 1 }}</p>{{ phased "x" .x }}{{ .x }}-{{ .Live.x }}{{ end_phased }}`)
-	h.r.Nocache("who", func(ctx context.Context, w io.Writer, call nocache.Call) error {
-		_, err := fmt.Fprintf(w, "you=%v", call.Live.(map[string]any)["x"])
-		return err
-	})
+	h := parse(t, `<p>{{ nocache "who" 1 }}</p>{{ phased "x" .x }}{{ .x }}-{{ .Live.x }}{{ end_phased }}`,
+		handler{"who", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+			_, err := fmt.Fprintf(w, "you=%v", call.Live.(map[string]any)["x"])
+			return err
+		}})
 	require.Equal(t, "<p>you=7</p>7-7", h.render("t", map[string]any{"x": 7}))
 	require.Equal(t, "<p>you=8</p>8-8", h.render("t", map[string]any{"x": 8}))
 }
@@ -125,15 +126,15 @@ func TestHoleErrorsAreClearAndStoreNothing(t *testing.T) {
 	}{
 		{"a handler error", `{{ cache_tagging "k" }}a{{ nocache "fails" }}{{ end_cache_tagging }}`, errHandler},
 		{"a handler panic", `{{ cache_tagging "k" }}a{{ nocache "panics" }}{{ end_cache_tagging }}`, nocache.ErrHandlerPanic},
-		{"an unknown handler", `{{ cache_tagging "k" }}a{{ nocache "nobody" }}{{ end_cache_tagging }}`, nocache.ErrUnknownHandler},
+		{"an unknown handler named at execution", `{{ cache_tagging "k" }}a{{ nocache .name }}{{ end_cache_tagging }}`, nocache.ErrUnknownHandler},
 		{"a stash that cannot be serialized", `{{ cache_tagging "k" }}{{ phased "f" .fn }}{{ end_phased }}{{ end_cache_tagging }}`, nocache.ErrBadArgs},
 		{"bad stash arguments", `{{ cache_tagging "k" }}{{ phased "odd" }}{{ end_phased }}{{ end_cache_tagging }}`, phased.ErrBadStash},
 	} {
 		t.Run(tc.name+" fails the execution and stores nothing", func(t *testing.T) {
-			h := parse(t, tc.src)
-			h.r.Nocache("fails", func(context.Context, io.Writer, nocache.Call) error { return errHandler })
-			h.r.Nocache("panics", func(context.Context, io.Writer, nocache.Call) error { panic("handler bug") })
-			_, err := h.exec(bg, "t", map[string]any{"fn": func() {}})
+			h := parse(t, tc.src,
+				handler{"fails", func(context.Context, io.Writer, nocache.Call) error { return errHandler }},
+				handler{"panics", func(context.Context, io.Writer, nocache.Call) error { panic("handler bug") }})
+			_, err := h.exec(bg, "t", map[string]any{"fn": func() {}, "name": "nobody"})
 			require.ErrorIs(t, err, tc.want)
 			_, ok, _ := h.c.Get(bg, "fragment:k")
 			require.False(t, ok)

@@ -1,7 +1,7 @@
 package cachetagging
 
 import (
-	"context"
+	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,12 +15,14 @@ import (
 type PageOption func(*pageConfig)
 
 type pageConfig struct {
-	tags    func(*http.Request) []string
-	live    func(*http.Request) any
-	key     func(*http.Request) string
-	header  string
-	cdns    []CDN
-	maxBody int
+	tags       func(*http.Request) []string
+	live       func(*http.Request) any
+	key        func(*http.Request) string
+	keyHeaders []string
+	header     string
+	cdns       []CDN
+	maxBody    int
+	grace      time.Duration
 }
 
 // DefaultMaxPageSize is the largest page [CachePage] stores (see
@@ -35,36 +37,55 @@ func PageTags(fn func(*http.Request) []string) PageOption {
 
 // LiveData sets the live data the page's holes (nocache, phased) get, on
 // every request, hit or miss (default: what [WithLiveData] put in the
-// request's context, else the *http.Request itself).
+// request's context, else the *http.Request itself). Holes that take what
+// they need from their ctx (the request's context, on hits and misses
+// alike) need neither.
 func LiveData(fn func(*http.Request) any) PageOption {
 	return func(c *pageConfig) { c.live = fn }
 }
 
-// PageKey sets what identifies a page (default: scheme, host, path and
-// query, whatever the method, so a HEAD is served from a GET's entry). The
-// request headers named by the response's Vary are added to it.
+// PageKey sets what identifies a page (default [DefaultPageKey]). The
+// headers named by [PageKeyHeaders] and by the response's Vary are added to
+// it.
 func PageKey(fn func(*http.Request) string) PageOption {
 	return func(c *pageConfig) { c.key = fn }
 }
 
-// CacheHeader names the header telling HIT or MISS (default "X-Cache";
-// empty: no header).
+// PageKeyHeaders adds request headers to every page's key: those a proxy
+// in front sets and the page depends on, such as X-Forwarded-Host or
+// X-Forwarded-Proto. Headers the response names in Vary are added anyway.
+func PageKeyHeaders(names ...string) PageOption {
+	return func(c *pageConfig) {
+		for _, n := range names {
+			c.keyHeaders = append(c.keyHeaders, http.CanonicalHeaderKey(n))
+		}
+	}
+}
+
+// CacheHeader names the header telling HIT, STALE, MISS or BYPASS
+// (default "X-Cache"; empty: no header).
 func CacheHeader(name string) PageOption {
 	return func(c *pageConfig) { c.header = name }
 }
 
 // TagHeaders emits the page's tags for each CDN (see [Fastly],
-// [Cloudflare]), so the CDN can be purged by tag too. The tags of a page
-// are known only once it is rendered, so a miss is then buffered, not
-// streamed.
+// [Cloudflare]), so the CDN can be purged by tag too.
 func TagHeaders(cdns ...CDN) PageOption {
 	return func(c *pageConfig) { c.cdns = append(c.cdns, cdns...) }
 }
 
 // MaxPageSize sets the largest body stored (default [DefaultMaxPageSize]);
-// a larger page is served uncached.
+// a larger page is streamed and served uncached.
 func MaxPageSize(n int) PageOption {
 	return func(c *pageConfig) { c.maxBody = n }
+}
+
+// PageGrace lets a page be served for up to d after it expired or one of
+// its tags was invalidated, while one request of this process renders it
+// anew (see [tmplcache.Grace] for the trade), and adds
+// stale-while-revalidate to the Cache-Control of the pages it caches.
+func PageGrace(d time.Duration) PageOption {
+	return func(c *pageConfig) { c.grace = max(d, 0) }
 }
 
 // DefaultPageKey is scheme, host, path and query.
@@ -77,22 +98,32 @@ func DefaultPageKey(r *http.Request) string {
 }
 
 // CachePage caches whole GET and HEAD responses of next for ttl (or until
-// a tag changes), the seed's @cache_page. A page is tagged with
+// a tag changes): Django cache-tagging's @cache_page. A page is tagged with
 // [PageTags] plus every tag of every fragment rendered into it with
-// [Renderer.ExecuteTemplate] and the request's context; it is invalidated
-// with them. It is stored as it leaves phase 1, holes in, so every hit
-// runs the holes again for its own request with [LiveData].
+// [Renderer.ExecuteTemplate] and the request's context, and invalidated
+// with them. It is stored as it leaves phase 1, holes in, so every hit runs
+// the holes again for its own request.
 //
-// Only 200 responses are stored, and none that says Cache-Control
-// no-store, private, no-cache or max-age=0, sets a cookie, varies on "*",
-// or whose rendering called cache_tagging_prevent. The cache header says
-// HIT, MISS, or BYPASS for a response its status or headers keep out. The request headers
-// named by Vary are part of the key (learned from the first response, as
-// Django does). Expires and Last-Modified are not invented: a tagged page
-// lives until its tags change. Hits carry Age and the cache header
-// ([CacheHeader]). Store failures serve the page uncached.
+// The key is the scheme, host, path and query ([PageKey]), the headers of
+// [PageKeyHeaders], the request headers the response names in Vary
+// (learned from the first response, as Django does), and a digest of every
+// template the renderer prepared, so a deploy that changes one is never
+// served an old page.
 //
-// Put compression and other response-rewriting middleware outside
+// What is never stored: a response to a request with Authorization (such
+// requests pass through, never served from the cache either, RFC 9111
+// §3.5), a status other than 200, Set-Cookie, Vary: *, Cache-Control
+// no-store, private, no-cache, max-age=0 or s-maxage=0, Pragma: no-cache,
+// an Expires in the past, a response whose rendering called
+// cache_tagging_prevent or failed, a hijacked response (websockets), and a
+// body over [MaxPageSize]. The cache header ([CacheHeader]) says HIT,
+// STALE (within [PageGrace]), MISS, or BYPASS for one not stored. Hits
+// carry Age. Store failures serve the page uncached.
+//
+// A miss is buffered until the handler returns and its holes ran: a hole
+// that fails makes a clean 500 (and nothing is stored), and a slow client
+// never holds the page's build. A handler that flushes streams from then
+// on. Put compression and other response-rewriting middleware outside
 // CachePage: inside, they would hide the page's holes from it (the page is
 // then not stored).
 func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Handler) http.Handler {
@@ -109,99 +140,159 @@ func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Han
 			opt(&cfg)
 		}
 	}
+	base := []tmplcache.SetOption{tmplcache.TTL(ttl), tmplcache.Check(usablePageFor(r))}
+	if cfg.grace > 0 {
+		base = append(base, tmplcache.Grace(cfg.grace))
+	}
 	return func(next http.Handler) http.Handler {
-		return &pageCache{r: r, ttl: ttl, cfg: cfg, next: next}
+		return &pageCache{r: r, cfg: cfg, base: base, next: next}
 	}
 }
 
 type pageCache struct {
 	r    *Renderer
-	ttl  time.Duration
 	cfg  pageConfig
+	base []tmplcache.SetOption // TTL, Check, Grace: the same for every page
 	next http.Handler
 }
 
-const (
-	pagePrefix = "page:"
-	varyPrefix = "page-vary:"
-)
+const pagePrefix = "page:"
 
 func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if (req.Method != http.MethodGet && req.Method != http.MethodHead) || p.r.configErr() != nil {
 		p.next.ServeHTTP(w, req)
 		return
 	}
-	ctx := req.Context()
-	c := p.r.c
-	base := p.cfg.key(req)
-	vary := p.learnedVary(ctx, base)
-	key := pagePrefix + base + varyKey(req, vary)
-	b, err := c.Begin(ctx, key, tmplcache.Tags(p.cfg.tags(req)...), tmplcache.TTL(p.ttl))
-	if err != nil { // bad tags from PageTags: serve uncached, say why
-		p.r.logger.Warn("cachetagging: CachePage: page not cached", "key", base, "err", err)
+	if req.Header.Get("Authorization") != "" {
+		p.bypass(w, req)
+		return
+	}
+	key := pagePrefix + *p.r.setDigest.Load() + ":" + p.cfg.key(req) + headerKey(req, p.cfg.keyHeaders)
+	b, err := p.begin(req, key)
+	if err != nil {
+		p.r.logger.Warn("cachetagging: CachePage: page not cached", "url", req.URL.String(), "err", err)
 		p.next.ServeHTTP(w, req)
 		return
 	}
+	var vary []string
 	if b.Hit() {
-		if page, err := decodePage(b.Value()); err == nil {
-			_ = b.End(ctx, nil)
-			p.serve(w, req, page, b.Tags(), "HIT")
+		names, isTable := decodeVary(b.Value())
+		if !isTable {
+			p.serveHit(w, req, b)
 			return
 		}
+		// The page varies on request headers: it lives under the key
+		// extended with their values.
+		_ = b.End(req.Context(), nil)
+		vary = names
+		if b, err = p.begin(req, key+headerKey(req, vary)); err != nil {
+			p.next.ServeHTTP(w, req)
+			return
+		}
+		if b.Hit() {
+			if _, isTable := decodeVary(b.Value()); !isTable {
+				p.serveHit(w, req, b)
+				return
+			}
+			b.Abort()
+			p.next.ServeHTTP(w, req)
+			return
+		}
+	}
+	p.miss(w, req, b, key, vary)
+}
+
+// begin reads a page key. The page's build is the request's tracked scope
+// from here on: its clock reading predates everything the handler loads.
+func (p *pageCache) begin(req *http.Request, key string) (*tmplcache.Build, error) {
+	opts := p.base
+	if tags := p.cfg.tags(req); len(tags) > 0 {
+		opts = append(slices.Clip(p.base), tmplcache.Tags(tags...))
+	}
+	return p.r.c.Begin(req.Context(), key, opts...)
+}
+
+// bypass serves a request the cache must not answer.
+func (p *pageCache) bypass(w http.ResponseWriter, req *http.Request) {
+	if p.cfg.header != "" {
+		w.Header().Set(p.cfg.header, "BYPASS")
+	}
+	p.next.ServeHTTP(w, req)
+}
+
+// serveHit serves a stored page, running its holes for req.
+func (p *pageCache) serveHit(w http.ResponseWriter, req *http.Request, b *tmplcache.Build) {
+	page, err := decodePage(b.Value()) // Check read it already
+	if err != nil {
 		b.Abort()
 		p.next.ServeHTTP(w, req)
 		return
 	}
-	p.miss(w, req, b, base, vary)
+	state := "HIT"
+	if b.Stale() {
+		state = "STALE"
+	}
+	var tags []string
+	if len(p.cfg.cdns) > 0 || p.r.debugOn(req.Context()) {
+		tags = b.Tags()
+	}
+	_ = b.End(req.Context(), nil)
+	p.respond(w, req, http.StatusOK, page.header, page.body, state, tags, time.Since(page.created))
 }
 
-// miss runs the handler under the page's build and stores what it wrote.
-func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.Build, base string, vary []string) {
+// miss runs the handler under the page's build, stores what it wrote if
+// it may, then sends it.
+func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.Build, key string, vary []string) {
+	ctx := req.Context()
 	ended := false
 	defer func() {
 		if !ended {
 			b.Abort() // the handler panicked
 		}
 	}()
-	rec := p.newRecorder(w, req, len(p.cfg.cdns) > 0)
-	p.next.ServeHTTP(rec, req.WithContext(b.Context(req.Context())))
+	rec := p.newRecorder(w, req)
+	p.next.ServeHTTP(rec, req.WithContext(b.Context(ctx)))
 	rec.finishHandler()
 
 	got := responseVary(rec.header)
-	if !slices.Equal(got, vary) && !slices.Contains(got, "*") {
+	store, state := p.decide(req, rec)
+	switch {
+	case !store:
+		b.Abort()
+	case !slices.Equal(got, vary):
 		// This page's key was made without these headers: learn them, and
 		// store the page next time, under the right key.
-		_ = p.r.c.Set(tmplcache.Detach(req.Context()), varyPrefix+base,
-			[]byte(strings.Join(got, "\n")), tmplcache.TTL(p.ttl))
-	}
-	var tags []string
-	state := "MISS"
-	page := rec.page()
-	if req.Method == http.MethodGet && storable(rec, vary, got) {
-		_ = b.End(req.Context(), encodePage(page))
-		tags = b.Tags()
-	} else {
 		b.Abort()
-		if !storableResponse(rec.status, rec.header) {
-			state = "BYPASS"
-		}
+		_ = p.r.c.Set(tmplcache.Detach(ctx), key, encodeVary(got), p.base[0])
+	default:
+		_ = b.End(ctx, encodePage(rec.page()))
 	}
 	ended = true
-	if rec.buffered {
-		p.serve(w, req, page, tags, state)
+	if rec.streaming || rec.hijacked {
 		return
 	}
-	rec.close()
+	var tags []string
+	if store && (len(p.cfg.cdns) > 0 || p.r.debugOn(ctx)) {
+		tags = b.Tags()
+	}
+	p.respond(w, req, rec.status, rec.header, rec.view(), state, tags, 0)
 }
 
-// storable reports whether a recorded GET response may be stored.
-func storable(rec *recorder, vary, got []string) bool {
-	return storableResponse(rec.status, rec.header) && !rec.overflow && slices.Equal(got, vary)
+// decide tells whether a recorded response may be stored, and what the
+// cache header says of it: the one place that does. BYPASS is a response
+// the page cache must keep out (by its status, its headers, or how it was
+// written); a MISS was rendered to be stored (unless its rendering
+// prevented it, or it is a HEAD).
+func (p *pageCache) decide(req *http.Request, rec *recorder) (store bool, state string) {
+	if rec.hijacked || rec.overflow || rec.failed || !storableResponse(rec.status, rec.header, time.Now()) {
+		return false, "BYPASS"
+	}
+	return req.Method == http.MethodGet, "MISS"
 }
 
 // storableResponse reports whether a response's status and headers allow
-// storing it: known as soon as the handler writes its header.
-func storableResponse(status int, h http.Header) bool {
+// a shared cache to store it.
+func storableResponse(status int, h http.Header, now time.Time) bool {
 	if status != http.StatusOK || len(h.Values("Set-Cookie")) > 0 || slices.Contains(responseVary(h), "*") {
 		return false
 	}
@@ -213,15 +304,82 @@ func storableResponse(status int, h http.Header) bool {
 			}
 		}
 	}
+	for _, v := range h.Values("Pragma") {
+		if strings.Contains(strings.ToLower(v), "no-cache") {
+			return false
+		}
+	}
+	if e := h.Get("Expires"); e != "" {
+		if t, err := http.ParseTime(e); err != nil || !t.After(now) {
+			return false // RFC 9111 §5.3: an invalid Expires is in the past
+		}
+	}
 	return true
 }
 
-func (p *pageCache) learnedVary(ctx context.Context, base string) []string {
-	v, ok, _ := p.r.c.Get(tmplcache.Detach(ctx), varyPrefix+base)
-	if !ok || len(v) == 0 {
-		return nil
+// respond writes a page (stored, or just rendered) for req: headers, then
+// the body with its holes run. Holes run into a buffer first, so a hole
+// that fails makes a clean 500 instead of a cut response.
+func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int, header http.Header, body doc,
+	state string, tags []string, age time.Duration) {
+	debug := p.r.debugOn(req.Context())
+	out := body.content
+	if body.holes > 0 || debug {
+		var buf bytes.Buffer
+		buf.Grow(len(body.content) + len(body.content)/8)
+		if err := p.r.expand(tmplcache.Detach(req.Context()), &buf, body, p.cfg.live(req), debug); err != nil {
+			p.r.logger.Error("cachetagging: CachePage: a hole failed; the page is not served", "url", req.URL.String(), "err", err)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		if debug {
+			buf.WriteString(pageAnnotation(req.URL.String(), state, tags, age))
+		}
+		out = buf.Bytes()
 	}
-	return strings.Split(string(v), "\n")
+	h := w.Header()
+	for k, vs := range header {
+		h[k] = slices.Clone(vs)
+	}
+	p.setHeaders(h, req, state, tags, age)
+	if bodyAllowed(status) {
+		h.Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	w.WriteHeader(status)
+	if req.Method != http.MethodHead && bodyAllowed(status) {
+		_, _ = w.Write(out)
+	}
+}
+
+// bodyAllowed reports whether a response of status may have a body.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// setHeaders adds what CachePage says about a response.
+func (p *pageCache) setHeaders(h http.Header, req *http.Request, state string, tags []string, age time.Duration) {
+	if p.cfg.header != "" {
+		h.Set(p.cfg.header, state)
+	}
+	if state == "HIT" || state == "STALE" {
+		h.Set("Age", strconv.Itoa(max(0, int(age/time.Second))))
+	}
+	if p.cfg.grace > 0 && state != "BYPASS" {
+		swr := "stale-while-revalidate=" + strconv.Itoa(int(p.cfg.grace/time.Second))
+		if cc := h.Get("Cache-Control"); cc != "" {
+			swr = cc + ", " + swr
+		}
+		h.Set("Cache-Control", swr)
+	}
+	for _, cdn := range p.cfg.cdns {
+		if v, cut := cdn.value(tags); v != "" {
+			h.Set(cdn.Header, v)
+			if cut {
+				p.r.logger.Warn("cachetagging: CachePage: too many tags for the CDN header; some left out",
+					"header", cdn.Header, "url", req.URL.String())
+			}
+		}
+	}
 }
 
 // responseVary returns the canonical, sorted header names of Vary.
@@ -238,54 +396,26 @@ func responseVary(h http.Header) []string {
 	return slices.Compact(names)
 }
 
-func varyKey(req *http.Request, vary []string) string {
-	if len(vary) == 0 {
+// headerKey is the part of a page key given by request headers.
+func headerKey(req *http.Request, names []string) string {
+	if len(names) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	for _, n := range vary {
+	for _, n := range names {
 		b.WriteString("\x00" + n + "=" + strings.Join(req.Header.Values(n), "\x01"))
 	}
 	return b.String()
 }
 
-// serve writes a stored (or buffered) page, running its holes for req.
-func (p *pageCache) serve(w http.ResponseWriter, req *http.Request, page storedPage, tags []string, state string) {
-	h := w.Header()
-	for k, vs := range page.header {
-		h[k] = slices.Clone(vs)
-	}
-	if p.cfg.header != "" {
-		h.Set(p.cfg.header, state)
-	}
-	if state == "HIT" {
-		age := max(0, int(time.Since(page.created)/time.Second))
-		h.Set("Age", strconv.Itoa(age))
-	}
-	for _, cdn := range p.cfg.cdns {
-		if v, cut := cdn.value(tags); v != "" {
-			h.Set(cdn.Header, v)
-			if cut {
-				p.r.logger.Warn("cachetagging: CachePage: too many tags for the CDN header; some left out",
-					"header", cdn.Header, "url", req.URL.String())
-			}
+// usablePageFor is the check every page hit passes: a page (or vary table)
+// this process can read, whose holes it can run.
+func usablePageFor(r *Renderer) func([]byte) bool {
+	return func(v []byte) bool {
+		if _, ok := decodeVary(v); ok {
+			return true
 		}
-	}
-	if !page.holes {
-		h.Set("Content-Length", strconv.Itoa(len(page.body)))
-	}
-	w.WriteHeader(page.status)
-	if req.Method == http.MethodHead {
-		return
-	}
-	if !page.holes {
-		_, _ = w.Write(page.body)
-		return
-	}
-	live := p.cfg.live(req)
-	if err := p.r.holes.Expand(tmplcache.Detach(req.Context()), w, page.body, live); err != nil {
-		// The status is out: all we can do is log and cut the response.
-		p.r.logger.Error("cachetagging: CachePage: a hole failed on a cached page", "url", req.URL.String(), "err", err)
-		panic(http.ErrAbortHandler)
+		page, err := decodePage(v)
+		return err == nil && r.usableHoles(page.body)
 	}
 }

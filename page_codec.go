@@ -5,24 +5,34 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
-// A stored page (format 1):
+// What CachePage stores at a page key is one of:
 //
-//	'P' 1
+// a page (format 2):
+//
+//	'P' 2
 //	created   Unix nanoseconds, big-endian int64
-//	status    big-endian uint16
-//	flags     bit 0: the body holds holes
+//	status    big-endian uint16 (always 200: only those are stored)
 //	headers   uvarint count, then per header: name, uvarint value count, values
 //	          (every string a uvarint length and its bytes)
-//	body      the phase-1 body
+//	body      the phase-1 body, a document (phase1.go)
+//
+// or a vary table, for a page whose responses vary on request headers
+// (Django's learn_cache_key): the page itself is stored under the key
+// extended with those headers' values.
+//
+//	'V' 1
+//	names     the canonical header names, sorted, separated by '\n'
 type storedPage struct {
 	created time.Time
 	status  int
-	holes   bool
 	header  http.Header
-	body    []byte
+	body    doc // decoded; to encode: content and marks
+	content []byte
+	marks   []mark
 }
 
 var errBadPage = errors.New("cachetagging: unreadable stored page")
@@ -33,15 +43,10 @@ func appendString(b []byte, s string) []byte {
 }
 
 func encodePage(p storedPage) []byte {
-	b := make([]byte, 0, 64+len(p.body))
-	b = append(b, 'P', 1)
+	b := make([]byte, 0, 64+len(p.content)+4*len(p.marks))
+	b = append(b, 'P', 2)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.created.UnixNano()))
 	b = binary.BigEndian.AppendUint16(b, uint16(p.status))
-	var flags byte
-	if p.holes {
-		flags |= 1
-	}
-	b = append(b, flags)
 	names := make([]string, 0, len(p.header))
 	for k := range p.header {
 		names = append(names, k)
@@ -55,7 +60,7 @@ func encodePage(p storedPage) []byte {
 			b = appendString(b, v)
 		}
 	}
-	return append(b, p.body...)
+	return appendDoc(b, p.content, p.marks, 0)
 }
 
 type pageReader struct {
@@ -84,16 +89,19 @@ func (r *pageReader) string() string {
 	return s
 }
 
-// decodePage reads a stored page. The body aliases b.
+// decodePage reads a stored page. The body aliases b. A page whose status
+// is not one CachePage stores is unreadable: it is not ours to serve.
 func decodePage(b []byte) (storedPage, error) {
 	var p storedPage
-	if len(b) < 13 || b[0] != 'P' || b[1] != 1 {
+	if len(b) < 12 || b[0] != 'P' || b[1] != 2 {
 		return p, errBadPage
 	}
 	p.created = time.Unix(0, int64(binary.BigEndian.Uint64(b[2:10])))
 	p.status = int(binary.BigEndian.Uint16(b[10:12]))
-	p.holes = b[12]&1 != 0
-	r := &pageReader{b: b[13:]}
+	if p.status != http.StatusOK {
+		return p, errBadPage
+	}
+	r := &pageReader{b: b[12:]}
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		return p, errBadPage
@@ -114,6 +122,24 @@ func decodePage(b []byte) (storedPage, error) {
 	if r.err {
 		return p, errBadPage
 	}
-	p.body = r.b
+	var ok bool
+	if p.body, ok = decodeDoc(r.b); !ok {
+		return p, errBadPage
+	}
 	return p, nil
+}
+
+// encodeVary and decodeVary write and read a vary table.
+func encodeVary(names []string) []byte {
+	return append([]byte{'V', 1}, strings.Join(names, "\n")...)
+}
+
+func decodeVary(b []byte) ([]string, bool) {
+	if len(b) < 2 || b[0] != 'V' || b[1] != 1 {
+		return nil, false
+	}
+	if len(b) == 2 {
+		return nil, true
+	}
+	return strings.Split(string(b[2:]), "\n"), true
 }

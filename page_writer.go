@@ -1,108 +1,175 @@
 package cachetagging
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
+	"net"
 	"net/http"
 	"time"
 
-	"github.com/cachetagging/cachetagging/nocache"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
 // recorder is the ResponseWriter a page's handler writes to on a miss. It
-// keeps the phase-1 body (holes in) to store, and — unless the page is
-// buffered for CDN headers — streams it to the client through phase 2.
+// keeps the phase-1 body (text and holes apart) to store and to send once
+// the handler has returned; a handler that flushes, or a body over the
+// size limit, makes it stream from then on, running holes as they come.
+// It only records: what is stored and sent, pageCache decides.
 type recorder struct {
-	w        http.ResponseWriter
-	req      *http.Request
-	p        *pageCache
-	buffered bool
+	w      http.ResponseWriter
+	req    *http.Request
+	p      *pageCache
+	debug  bool
+	header http.Header
+	status int
 
-	header      http.Header
-	status      int
 	wroteHeader bool
-	body        bytes.Buffer
+	body        bytes.Buffer // phase 1, as stored
+	marks       []mark       // its holes
+	notes       bytes.Buffer // with debug: phase 1 and annotations, as sent
+	noteMarks   []mark
 	overflow    bool // the body outgrew the limit: not stored
-	out         *nocache.Writer
+	streaming   bool // sent as written, from some point on
+	hijacked    bool // the handler took the connection
+	failed      bool // a hole failed while streaming: not stored
 }
 
-var _ Phase1Writer = (*recorder)(nil)
+var _ phase1Writer = (*recorder)(nil)
 
-func (p *pageCache) newRecorder(w http.ResponseWriter, req *http.Request, buffered bool) *recorder {
-	return &recorder{w: w, req: req, p: p, buffered: buffered, header: http.Header{}}
+func (p *pageCache) newRecorder(w http.ResponseWriter, req *http.Request) *recorder {
+	return &recorder{w: w, req: req, p: p, debug: p.r.debugOn(req.Context()), header: http.Header{}}
 }
-
-// TakesPhase1 tells ExecuteTemplate to leave holes to the recorder.
-func (rec *recorder) TakesPhase1() {}
 
 func (rec *recorder) Header() http.Header { return rec.header }
 
 func (rec *recorder) WriteHeader(status int) {
-	if rec.wroteHeader {
+	if rec.wroteHeader || rec.hijacked {
 		return
 	}
-	rec.wroteHeader = true
-	rec.status = status
-	if rec.buffered {
-		return
-	}
-	h := rec.w.Header()
-	for k, vs := range rec.header {
-		h[k] = vs
-	}
-	if rec.p.cfg.header != "" {
-		state := "MISS"
-		if !storableResponse(status, rec.header) {
-			state = "BYPASS"
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		// Informational (103 Early Hints): it goes out now, and the final
+		// status is still to come.
+		h := rec.w.Header()
+		for k, vs := range rec.header {
+			h[k] = vs
 		}
-		h.Set(rec.p.cfg.header, state)
+		rec.w.WriteHeader(status)
+		return
 	}
-	h.Del("Content-Length") // holes may change the length
-	rec.w.WriteHeader(status)
-	rec.out = rec.p.r.holes.NewWriter(tmplcache.Detach(rec.req.Context()), rec.w, rec.p.cfg.live(rec.req))
+	rec.wroteHeader, rec.status = true, status
 }
 
 func (rec *recorder) Write(b []byte) (int, error) {
+	return rec.write(b, false)
+}
+
+// hole takes a hole's marker: recorded with the body, run when streaming.
+func (rec *recorder) hole(raw []byte) error {
+	_, err := rec.write(raw, true)
+	return err
+}
+
+func (rec *recorder) write(b []byte, hole bool) (int, error) {
+	if rec.hijacked {
+		return 0, http.ErrHijacked
+	}
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
 	}
 	if !rec.overflow {
 		if rec.body.Len()+len(b) > rec.p.cfg.maxBody {
 			rec.overflow = true
-			if rec.buffered { // nothing was sent yet: send what we have, then stream
-				rec.unbuffer()
-			}
+			rec.stream()
 		} else {
-			rec.body.Write(b)
+			rec.marks = record(&rec.body, rec.marks, b, hole)
 		}
 	}
-	if rec.buffered {
-		return len(b), nil
-	}
-	if _, err := rec.out.Write(b); err != nil {
-		return 0, err
+	if rec.streaming {
+		if err := rec.send(b, hole); err != nil {
+			rec.failed = true
+			return 0, err
+		}
+	} else if rec.debug {
+		rec.noteMarks = record(&rec.notes, rec.noteMarks, b, hole)
 	}
 	return len(b), nil
 }
 
-// unbuffer gives up buffering: a page too large to store streams.
-func (rec *recorder) unbuffer() {
-	rec.buffered = false
-	held := rec.body.Bytes()
-	rec.wroteHeader = false
-	rec.WriteHeader(rec.status)
-	_, _ = rec.out.Write(held)
-	rec.body.Reset()
+// record appends b to buf, as a hole or as text.
+func record(buf *bytes.Buffer, marks []mark, b []byte, hole bool) []mark {
+	if hole {
+		marks = append(marks, mark{off: buf.Len(), n: len(b)})
+	}
+	buf.Write(b)
+	return marks
 }
 
-// Flush implements http.Flusher (a no-op while buffering).
-func (rec *recorder) Flush() {
-	if rec.buffered {
+// send writes to the client while streaming: text as it is, holes run.
+func (rec *recorder) send(b []byte, hole bool) error {
+	if !hole {
+		_, err := rec.w.Write(b)
+		return err
+	}
+	return rec.p.r.runHole(tmplcache.Detach(rec.req.Context()), rec.w, b, rec.p.cfg.live(rec.req), rec.debug)
+}
+
+// annotate keeps a debug annotation for the client, out of the stored body.
+func (rec *recorder) annotate(s string) {
+	switch {
+	case rec.streaming:
+		_, _ = rec.w.Write([]byte(s))
+	case rec.debug:
+		rec.notes.WriteString(s)
+	}
+}
+
+// stream sends what was recorded and everything after as it comes.
+func (rec *recorder) stream() {
+	if rec.streaming {
 		return
 	}
+	rec.streaming = true
+	h := rec.w.Header()
+	for k, vs := range rec.header {
+		h[k] = vs
+	}
+	_, state := rec.p.decide(rec.req, rec)
+	rec.p.setHeaders(h, rec.req, state, nil, 0)
+	h.Del("Content-Length") // holes may change the length
+	rec.w.WriteHeader(rec.status)
+	v := rec.view()
+	for s := v.segments(); ; {
+		text, hole, ok := s.next()
+		if !ok {
+			break
+		}
+		if rec.send(text, false) != nil || (hole != nil && rec.send(hole, true) != nil) {
+			rec.failed = true
+			return
+		}
+	}
+}
+
+// Flush implements http.Flusher: the handler wants its output sent now.
+func (rec *recorder) Flush() {
+	if rec.hijacked {
+		return
+	}
+	if !rec.wroteHeader {
+		rec.WriteHeader(http.StatusOK)
+	}
+	rec.stream()
 	if f, ok := rec.w.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Hijack implements http.Hijacker: the connection is the handler's, and
+// nothing of it is stored.
+func (rec *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	rec.hijacked = true
+	return http.NewResponseController(rec.w).Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
@@ -110,9 +177,29 @@ func (rec *recorder) Unwrap() http.ResponseWriter { return rec.w }
 
 // finishHandler runs after the handler returned.
 func (rec *recorder) finishHandler() {
-	if !rec.wroteHeader {
+	if !rec.wroteHeader && !rec.hijacked {
 		rec.WriteHeader(http.StatusOK)
 	}
+}
+
+// view is what the client gets (before phase 2): the body, with debug
+// annotations when on.
+func (rec *recorder) view() doc {
+	if rec.debug {
+		return docOf(rec.notes.Bytes(), rec.noteMarks)
+	}
+	return docOf(rec.body.Bytes(), rec.marks)
+}
+
+// docOf makes the document of content with its holes at marks.
+func docOf(content []byte, marks []mark) doc {
+	if len(marks) == 0 {
+		return doc{content: content}
+	}
+	// The table as appendDoc writes it, minus the count.
+	table := appendDoc(nil, nil, marks, 0)
+	_, k := binary.Uvarint(table)
+	return doc{table: table[k:], holes: len(marks), content: content}
 }
 
 func (rec *recorder) page() storedPage {
@@ -123,15 +210,5 @@ func (rec *recorder) page() storedPage {
 	if rec.p.cfg.header != "" {
 		h.Del(rec.p.cfg.header)
 	}
-	return storedPage{created: time.Now(), status: rec.status, header: h,
-		body: rec.body.Bytes(), holes: bytes.IndexByte(rec.body.Bytes(), 0) >= 0}
-}
-
-// close flushes phase 2 of a streamed page.
-func (rec *recorder) close() {
-	if rec.out != nil && !rec.buffered {
-		if err := rec.out.Close(); err != nil {
-			rec.p.r.logger.Error("cachetagging: CachePage: a hole failed", "url", rec.req.URL.String(), "err", err)
-		}
-	}
+	return storedPage{created: time.Now(), status: rec.status, header: h, content: rec.body.Bytes(), marks: rec.marks}
 }

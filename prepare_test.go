@@ -95,14 +95,31 @@ func TestUnpreparedBlocksAreAnError(t *testing.T) {
 	require.ErrorIs(t, err, cachetagging.ErrNotPrepared)
 }
 
+// A prepared template executed out of html/template habit fails before it
+// writes a marker byte, whatever it holds, warm cache or cold.
 func TestPreparedTemplatesNeedExecuteTemplate(t *testing.T) {
-	h := parse(t, `{{ cache_tagging "k" }}x{{ end_cache_tagging }}`)
-	var b bytes.Buffer
-	err := h.tmpl.Execute(&b, nil) // not through the renderer
-	require.ErrorIs(t, err, cachetagging.ErrMisplaced)
-	_, ok, _ := h.c.Get(bg, "fragment:k")
-	require.False(t, ok)
-	require.Equal(t, "x", h.render("t", nil), "the aborted build released the key")
+	for _, src := range []string{
+		`<p>{{ cache_tagging "k" }}x{{ end_cache_tagging }}</p>`,
+		`<p>{{ cache_add_tags "t" }}</p>`,
+		`<p>{{ cache_tagging_prevent }}</p>`,
+		`<p>{{ nocache "h" }}</p>`,
+		`<p>{{ phased }}x{{ end_phased }}</p>`,
+	} {
+		t.Run(src, func(t *testing.T) {
+			h := parse(t, src, handler{"h", func(context.Context, io.Writer, nocache.Call) error { return nil }})
+			warm := h.render("t", nil)
+			for _, round := range []string{"warm", "again"} {
+				var b bytes.Buffer
+				err := h.tmpl.Execute(&b, nil) // not through the renderer
+				require.ErrorIs(t, err, cachetagging.ErrNotRenderer, round)
+				require.ErrorContains(t, err, "Renderer.ExecuteTemplate")
+				require.NotContains(t, b.String(), "\x00", "no marker byte was written")
+				var b2 bytes.Buffer
+				require.ErrorIs(t, h.tmpl.ExecuteTemplate(&b2, "t", nil), cachetagging.ErrNotRenderer)
+			}
+			require.Equal(t, warm, h.render("t", nil), "the renderer works as before")
+		})
+	}
 }
 
 func TestConfigurationErrors(t *testing.T) {

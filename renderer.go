@@ -1,49 +1,62 @@
 package cachetagging
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"text/template/parse"
 
 	"github.com/cachetagging/cachetagging/internal/marker"
+	"github.com/cachetagging/cachetagging/internal/sections"
 	"github.com/cachetagging/cachetagging/nocache"
-	"github.com/cachetagging/cachetagging/phased"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
 // Renderer caches fragments of html/template output in a [tmplcache.Cache].
-// Make one with [New], register its [Renderer.FuncMap] before parsing,
-// call [Renderer.Prepare] after parsing, then execute with
-// [Renderer.ExecuteTemplate]. It is safe for concurrent use.
+// Make one with [New], register its [Renderer.FuncMap] and its nocache
+// handlers ([Renderer.Nocache]) before parsing, call [Renderer.Prepare]
+// after parsing, then execute with [Renderer.ExecuteTemplate]. It is safe
+// for concurrent use.
 type Renderer struct {
 	c      *tmplcache.Cache
 	err    atomic.Pointer[error] // configuration error: Prepare and ExecuteTemplate return it
 	logger *slog.Logger
 
-	// tsigner signs the markers consumed within an execution, under a
-	// random per-process key that never leaves the process. A tag bound to
-	// its payload (not a bare nonce) keeps a forged header from borrowing
-	// the tag of the genuine marker that follows it.
+	// tsigner signs the AddTags and Prevent markers consumed within an
+	// execution, under a random per-process key that never leaves the
+	// process. A tag bound to its payload (not a bare nonce) keeps a forged
+	// header from borrowing the tag of the genuine marker that follows it.
 	tsigner  *marker.Signer
 	holes    *nocache.Registry
-	sections phased.Sections
+	sections sections.Sections
 	blocks   blockTable
+	active   atomic.Int32 // executions running: see executing
 
-	mu       sync.Mutex
-	prepared map[*parse.Tree]bool
-	warned   sync.Map // keys already warned about (see warnHiddenHoles)
+	debug         func(context.Context) bool
+	digests       bool
+	checkFragment tmplcache.SetOption // usableFragment, as an option built once
+
+	mu        sync.Mutex
+	prepared  map[*parse.Tree]bool
+	sources   map[string]string      // name → source of every template prepared
+	setDigest atomic.Pointer[string] // digest of sources: part of every page key
+
+	unusableLogged atomic.Bool
+	warned         boundedSet // keys already warned about (see warnHiddenHoles)
 }
 
 // Option configures a [Renderer].
 type Option func(*options)
 
 type options struct {
-	secret []byte
+	secret    []byte
+	previous  [][]byte
+	debug     func(context.Context) bool
+	noDigests bool
 }
 
 // MinSecretLen is the shortest key [WithSecret] accepts.
@@ -53,9 +66,32 @@ const MinSecretLen = 16
 // cached fragments (nocache and phased holes). Every process sharing one
 // store must use the same key; with a shared store it is required. With an
 // in-process store a random key is made when none (or an empty one) is
-// given.
+// given. To change it, see [WithPreviousSecrets].
 func WithSecret(key []byte) Option {
 	return func(o *options) { o.secret = append([]byte(nil), key...) }
+}
+
+// WithPreviousSecrets rotates the secret: holes signed with any of keys
+// are still accepted, new ones are signed with [WithSecret]'s key. Deploy
+// the new key as the secret with the old one here on every process, and
+// drop the old one once what it signed has expired. An entry whose holes
+// verify under none of the keys is a miss, rebuilt and stored over.
+func WithPreviousSecrets(keys ...[]byte) Option {
+	return func(o *options) {
+		for _, k := range keys {
+			o.previous = append(o.previous, append([]byte(nil), k...))
+		}
+	}
+}
+
+// WithoutDigests keeps the digest of each block's source out of its key
+// (see [Renderer.Prepare]): for keys another program shares, whose
+// templates differ from these. A deploy that changes a block then serves
+// its old entries until they expire or their tags are invalidated. One
+// block can opt out alone with {{ cache_tagging KEY ... (cache_digest
+// false) }}.
+func WithoutDigests() Option {
+	return func(o *options) { o.noDigests = true }
 }
 
 // fragmentPrefix keeps fragment keys apart from keys the application
@@ -72,7 +108,8 @@ func New(c *tmplcache.Cache, opts ...Option) *Renderer {
 			opt(&o)
 		}
 	}
-	r := &Renderer{c: c, prepared: map[*parse.Tree]bool{}}
+	r := &Renderer{c: c, prepared: map[*parse.Tree]bool{}, sources: map[string]string{},
+		debug: o.debug, digests: !o.noDigests}
 	var errs []error
 	switch {
 	case c == nil:
@@ -90,8 +127,11 @@ func New(c *tmplcache.Cache, opts ...Option) *Renderer {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	r.tsigner = marker.NewSigner(key)
-	r.holes = nocache.NewRegistry(o.secret) // empty: a random in-process key
-	r.addErr(r.holes.Handle(phased.HandlerName, r.sections.Handler(r.executeSection)))
+	r.holes = nocache.NewRegistry(o.secret, o.previous...) // empty secret: a random in-process key
+	r.addErr(r.holes.Handle(sections.HandlerName, r.sections.Handler(r.executeSection)))
+	r.checkFragment = tmplcache.Check(r.usableFragment)
+	empty := digestOf(nil)
+	r.setDigest.Store(&empty)
 	return r
 }
 
@@ -102,9 +142,11 @@ func (r *Renderer) Cache() *tmplcache.Cache { return r.c }
 // phase-1 output outside ExecuteTemplate (see [nocache.Registry.Expand]).
 func (r *Renderer) Holes() *nocache.Registry { return r.holes }
 
-// Nocache registers fn as the handler of {{ nocache "name" ... }}. A name
-// may be registered once: a duplicate is reported by [Renderer.Prepare] and
-// [Renderer.ExecuteTemplate].
+// Nocache registers fn as the handler of {{ nocache "name" ... }}. Register
+// handlers before [Renderer.Prepare], which reports a template naming one
+// that does not exist. A name may be registered once. Nocache returns no
+// error so that setup code reads as a list: a duplicate or nil handler is
+// returned by Prepare and ExecuteTemplate.
 func (r *Renderer) Nocache(name string, fn nocache.Func) {
 	if err := r.holes.Handle(name, fn); err != nil {
 		r.addErr(fmt.Errorf("%w: Nocache: %w", ErrConfig, err))
@@ -136,24 +178,40 @@ func (r *Renderer) configErr() error {
 	return nil
 }
 
-// FuncMap returns the template functions: cache_tagging, end_cache_tagging,
-// cache_add_tags, cache_tagging_prevent, cache_timeout, nocache, phased and
-// end_phased, plus the internal ones Prepare rewrites blocks into. Add it
-// with Funcs before parsing.
-func (r *Renderer) FuncMap() template.FuncMap {
-	return template.FuncMap{
-		identBlock:              notPrepared(identBlock),
-		identEndBlock:           notPrepared(identEndBlock),
-		identPhased:             notPrepared(identPhased),
-		identEndPhased:          notPrepared(identEndPhased),
-		"cache_add_tags":        r.addTags,
-		"cache_tagging_prevent": r.prevent,
-		"cache_timeout":         cacheTimeout,
-		"nocache":               r.holes.Func(),
-		fnOpen:                  r.open,
-		fnBegin:                 r.begin,
-		fnEnd:                   r.end,
-		fnHit:                   r.hit,
-		fnPhased:                r.phased,
+// warnHiddenHoles says, once per key (for a bounded number of keys), why
+// an enclosing build is never stored: holes ran before it could see them.
+func (r *Renderer) warnHiddenHoles(b *tmplcache.Build) {
+	for ; b != nil && b.Key() == ""; b = b.Parent() {
 	}
+	if b == nil {
+		return
+	}
+	if r.warned.add(b.Key()) {
+		r.logger.Warn("cachetagging: holes were expanded into output a cache stores, so it is never stored "+
+			"(a writer wrapped around CachePage's, or ExecuteTemplate inside a Fetch fill?)", "key", b.Key())
+	}
+}
+
+// boundedSet remembers up to maxWarned strings: keys come from requests,
+// and no map keyed by client input may grow without bound. Once full, it
+// reports nothing new.
+type boundedSet struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+const maxWarned = 1024
+
+// add reports whether s is new (and remembered).
+func (b *boundedSet) add(s string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.m[s]; ok || len(b.m) >= maxWarned {
+		return false
+	}
+	if b.m == nil {
+		b.m = make(map[string]struct{})
+	}
+	b.m[s] = struct{}{}
+	return true
 }

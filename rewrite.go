@@ -2,23 +2,31 @@ package cachetagging
 
 import (
 	"fmt"
+	"hash/fnv"
 	"html/template"
 	"slices"
 	"strconv"
 	"text/template/parse"
 
-	"github.com/cachetagging/cachetagging/phased"
+	"github.com/cachetagging/cachetagging/internal/sections"
 )
 
 // Prepare rewrites every cache_tagging … end_cache_tagging and phased …
 // end_phased block in every template of t's set, so that a cache hit never
 // executes a block's body while the body keeps its scope ($variables, dot,
 // range variables), and each phased body becomes a section of the set run
-// at phase 2. It reports unbalanced blocks, blocks split across
-// {{if}}/{{range}}/{{with}} boundaries, blocks used inside other actions,
-// and blocks or hole functions placed where html/template would not write
-// their output as HTML text (attributes, URLs, scripts, styles, comments),
-// each as an [*Error] naming template and line.
+// at phase 2. Constant block arguments are evaluated once, here (their
+// errors are Prepare's), and each block's key gets a digest of its source
+// and of the templates it invokes, so a deploy that changes a block never
+// serves its old entries ([WithoutDigests] turns that off).
+//
+// It reports, each as an [*Error] naming template and line: unbalanced
+// blocks, blocks split across {{if}}/{{range}}/{{with}} boundaries, block
+// and hole functions used inside other actions or pipelines, blocks and
+// holes placed where html/template would not write their output as HTML
+// text (attributes, URLs, scripts, styles, comments), phased sections that
+// do not start and end in HTML text, and nocache handlers that are not
+// registered ([Renderer.Nocache] comes first).
 //
 // Call it after every template of the set is parsed and before the first
 // execution: html/template forbids changing a set that has executed
@@ -34,15 +42,29 @@ func (r *Renderer) Prepare(t *template.Template) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
-	rw := rewriter{}
-	var changed []*parse.Tree
+	rw := rewriter{r: r, sources: map[string]string{}, calls: map[string][]string{}, funcs: template.FuncMap{}}
 	var fresh []*template.Template
 	for _, tt := range t.Templates() {
-		if tt.Tree == nil || r.prepared[tt.Tree] {
+		if tt.Tree == nil || tt.Tree.Root == nil {
 			continue
 		}
-		fresh = append(fresh, tt)
-		if !mentions(tt.Tree.Root, blockIdents) {
+		name := tt.Name()
+		if src, ok := r.sources[name]; ok && r.prepared[tt.Tree] {
+			rw.sources[name] = src // as it was before its rewriting
+		} else {
+			rw.sources[name] = tt.Tree.Root.String()
+		}
+		rw.calls[name] = invoked(tt.Tree.Root)
+		if !r.prepared[tt.Tree] {
+			fresh = append(fresh, tt)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	var changed []*parse.Tree
+	for _, tt := range fresh {
+		if !mentions(tt.Tree.Root, ownIdents) {
 			continue
 		}
 		nt := tt.Tree.Copy()
@@ -51,9 +73,10 @@ func (r *Renderer) Prepare(t *template.Template) error {
 		}
 		changed = append(changed, nt)
 	}
-	if len(fresh) == 0 {
-		return nil
+	for name, d := range rw.descs {
+		rw.funcs[name] = d.fn()
 	}
+	t.Funcs(rw.funcs)
 	for _, tree := range append(changed, rw.sections...) {
 		if _, err := t.AddParseTree(tree.Name, tree); err != nil {
 			return fmt.Errorf("%w: %v", ErrAfterExecute, err)
@@ -62,7 +85,7 @@ func (r *Renderer) Prepare(t *template.Template) error {
 	for _, sec := range rw.sections {
 		r.sections.Add(t.Lookup(sec.Name))
 	}
-	if err := checkContexts(t); err != nil {
+	if err := checkContexts(t, rw.sectionLocs); err != nil {
 		return err
 	}
 	for _, tt := range t.Templates() {
@@ -70,23 +93,43 @@ func (r *Renderer) Prepare(t *template.Template) error {
 			r.prepared[tt.Tree] = true
 		}
 	}
+	for name, src := range rw.sources {
+		if _, isSection := rw.sectionLocs[name]; !isSection {
+			r.sources[name] = src
+		}
+	}
+	d := setDigestOf(r.sources)
+	r.setDigest.Store(&d)
 	return nil
 }
 
-var blockIdents = []string{identBlock, identEndBlock, identPhased, identEndPhased}
+// ownIdents are the functions Prepare rewrites or checks.
+var ownIdents = []string{identBlock, identEndBlock, identPhased, identEndPhased, identAddTags, identPrevent, identNocache}
+
+// blockIdents must each stand alone as the head of an action.
+var blockIdents = []string{identBlock, identEndBlock, identPhased, identEndPhased, identAddTags, identPrevent, identNocache}
 
 // rewriter rewrites the trees of one Prepare call.
 type rewriter struct {
-	tree     *parse.Tree
-	vars     int
-	sections []*parse.Tree
+	r           *Renderer
+	sources     map[string]string   // every template's source, before rewriting
+	calls       map[string][]string // the templates each invokes
+	funcs       template.FuncMap
+	descs       map[string]*blockDesc // by the name of their open function
+	tree        *parse.Tree
+	vars        int
+	sections    []*parse.Tree
+	sectionLocs map[string]string // section name → "template:line"
 }
 
 func (rw *rewriter) rewrite(tree *parse.Tree) error {
 	rw.tree, rw.vars = tree, 0
-	// A block function anywhere but at the head of its own action (in a
-	// declaration, a condition, a pipeline) is an error of its own, not an
-	// unbalanced block.
+	if rw.descs == nil {
+		rw.descs, rw.sectionLocs = map[string]*blockDesc{}, map[string]string{}
+	}
+	// A block or hole function anywhere but at the head of its own action
+	// (in a declaration, a condition, a pipeline, an argument) is an error
+	// of its own, not an unbalanced block.
 	standalone := map[parse.Node]bool{}
 	walk(tree.Root, func(n parse.Node) {
 		if k, a := classify(n); k != none {
@@ -95,14 +138,45 @@ func (rw *rewriter) rewrite(tree *parse.Tree) error {
 	})
 	var err error
 	walk(tree.Root, func(n parse.Node) {
-		if id, ok := n.(*parse.IdentifierNode); ok && err == nil && slices.Contains(blockIdents, id.Ident) && !standalone[n] {
+		if err != nil {
+			return
+		}
+		id, ok := n.(*parse.IdentifierNode)
+		if !ok || !slices.Contains(blockIdents, id.Ident) {
+			return
+		}
+		if !standalone[n] {
 			err = rw.errAt(n, ErrMisplaced, "%s must stand alone, as {{ %s ... }}", id.Ident, id.Ident)
 		}
 	})
 	if err != nil {
 		return err
 	}
+	if err := rw.checkHandlers(tree.Root); err != nil {
+		return err
+	}
 	return rw.list(tree.Root)
+}
+
+// checkHandlers reports {{ nocache "name" }} for a handler that is not
+// registered: found now, not at the first request that shows it.
+func (rw *rewriter) checkHandlers(root parse.Node) error {
+	var err error
+	walk(root, func(n parse.Node) {
+		k, a := classify(n)
+		if err != nil || k != hole {
+			return
+		}
+		args := a.Pipe.Cmds[0].Args
+		if len(args) < 2 {
+			err = rw.errAt(a, ErrBadArgument, "nocache needs a handler name")
+			return
+		}
+		if s, ok := args[1].(*parse.StringNode); ok && !rw.r.holes.Has(s.Text) {
+			err = rw.errAt(a, ErrBadArgument, "nocache handler %q is not registered (register handlers with Renderer.Nocache before Prepare)", s.Text)
+		}
+	})
+	return err
 }
 
 type kind int
@@ -113,6 +187,9 @@ const (
 	endBlock
 	startPhased
 	endPhased
+	addTags
+	prevent
+	hole
 )
 
 func classify(n parse.Node) (kind, *parse.ActionNode) {
@@ -133,6 +210,12 @@ func classify(n parse.Node) (kind, *parse.ActionNode) {
 		return startPhased, a
 	case identEndPhased:
 		return endPhased, a
+	case identAddTags:
+		return addTags, a
+	case identPrevent:
+		return prevent, a
+	case identNocache:
+		return hole, a
 	}
 	return none, nil
 }
@@ -188,6 +271,15 @@ func (rw *rewriter) list(l *parse.ListNode) error {
 				return err
 			}
 			out = append(out[:top.at], repl)
+		case addTags, prevent:
+			fn := fnAddTags
+			if k == prevent {
+				fn = fnPrevent
+			}
+			// The enclosing block, if the template has one, is filled in by
+			// adopt; until then the handle is nil.
+			args := append([]parse.Node{nilNode(a.Pos), str(a.Pos, rw.loc(a))}, a.Pipe.Cmds[0].Args[1:]...)
+			out = append(out, action(a.Pos, a.Line, nil, fn, args...))
 		default:
 			out = append(out, n)
 		}
@@ -207,15 +299,43 @@ func blockName(k kind) string {
 
 // cacheBlock turns {{cache_tagging ARGS}}BODY{{end_cache_tagging}} into
 //
-//	{{if $h := _cachetagging_open "tmpl:line" ARGS}}{{_cachetagging_begin $h}}BODY{{_cachetagging_end $h}}
+//	{{if $h := _cachetagging_open_ID PARENT DYNAMIC_ARGS}}{{_cachetagging_begin $h}}BODY{{_cachetagging_end $h}}
 //	{{else}}{{_cachetagging_hit $h}}{{end}}
 //
-// so BODY runs, in place and in scope, only on a miss.
+// so BODY runs, in place and in scope, only on a miss. The open function is
+// the block's own, bound to its descriptor (constant arguments evaluated
+// once); PARENT is the handle of the enclosing block of the same template,
+// or nil.
 func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) (parse.Node, error) {
 	args := start.Pipe.Cmds[0].Args[1:]
 	if len(args) == 0 {
 		return nil, rw.errAt(start, ErrBadArgument, "cache_tagging needs a key")
 	}
+	loc := rw.loc(start)
+	d := &blockDesc{r: rw.r, loc: loc, action: start.String()}
+	if rw.r.digests {
+		d.digest = blockDigest(body, rw.sources, rw.calls)
+	}
+	var dyn []parse.Node
+	for _, a := range args {
+		v, ok, err := constant(a)
+		if err != nil {
+			return nil, d.fail(err)
+		}
+		if ok {
+			d.slots = append(d.slots, slot{value: v})
+			continue
+		}
+		d.slots = append(d.slots, slot{dynamic: true})
+		dyn = append(dyn, a)
+	}
+	d.nDyn = len(dyn)
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	fn := fnOpen + rw.blockID(start)
+	rw.descs[fn] = d
+
 	rw.vars++
 	name := "$__cachetagging" + strconv.Itoa(rw.vars)
 	pos, line := start.Pos, start.Line
@@ -225,16 +345,89 @@ func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) (pars
 	call := func(fn string, args ...parse.Node) *parse.ActionNode {
 		return action(pos, line, nil, fn, args...)
 	}
-	open := append([]parse.Node{str(pos, rw.loc(start))}, args...)
+	rw.adopt(body, v)
 	miss := append([]parse.Node{call(fnBegin, v())}, body...)
 	miss = append(miss, call(fnEnd, v()))
 	return &parse.IfNode{BranchNode: parse.BranchNode{
 		NodeType: parse.NodeIf, Pos: pos, Line: line,
-		Pipe:     action(pos, line, v(), fnOpen, open...).Pipe,
+		Pipe:     action(pos, line, v(), fn, append([]parse.Node{nilNode(pos)}, dyn...)...).Pipe,
 		List:     list(pos, miss...),
 		ElseList: list(pos, call(fnHit, v())),
 	}}, nil
 }
+
+// blockID names a block's open function: the same in every process that
+// parsed the same template (its digest depends on it when blocks nest).
+func (rw *rewriter) blockID(n parse.Node) string {
+	h := fnv.New64a()
+	h.Write([]byte(rw.tree.Name))
+	return strconv.FormatUint(h.Sum64(), 36) + "_" + strconv.Itoa(int(n.Position()))
+}
+
+// adopt makes the block whose handle v names the parent of the calls in
+// body that have none yet: nested blocks' open functions, added tags and
+// prevention. Those of blocks nested deeper were adopted by their own block.
+func (rw *rewriter) adopt(body []parse.Node, v func() *parse.VariableNode) {
+	for _, n := range body {
+		walk(n, func(n parse.Node) {
+			c, ok := n.(*parse.CommandNode)
+			if !ok || len(c.Args) < 2 {
+				return
+			}
+			id, ok := c.Args[0].(*parse.IdentifierNode)
+			if !ok || (id.Ident != fnAddTags && id.Ident != fnPrevent && rw.descs[id.Ident] == nil) {
+				return
+			}
+			if _, unset := c.Args[1].(*parse.NilNode); unset {
+				c.Args[1] = v()
+			}
+		})
+	}
+}
+
+// constant evaluates an argument whose value Prepare knows: a literal, or
+// cache_timeout, cache_grace or cache_digest of a literal. Its error is
+// Prepare's.
+func constant(n parse.Node) (any, bool, error) {
+	switch n := n.(type) {
+	case *parse.StringNode:
+		return n.Text, true, nil
+	case *parse.BoolNode:
+		return n.True, true, nil
+	case *parse.NumberNode:
+		if n.IsInt {
+			return n.Int64, true, nil
+		}
+		if n.IsFloat {
+			return n.Float64, true, nil
+		}
+	case *parse.PipeNode:
+		if len(n.Decl) > 0 || len(n.Cmds) != 1 || len(n.Cmds[0].Args) != 2 {
+			return nil, false, nil
+		}
+		id, ok := n.Cmds[0].Args[0].(*parse.IdentifierNode)
+		if !ok {
+			return nil, false, nil
+		}
+		v, ok, err := constant(n.Cmds[0].Args[1])
+		if !ok || err != nil {
+			return nil, false, err
+		}
+		switch id.Ident {
+		case "cache_timeout":
+			return evaluated(cacheTimeout(v))
+		case "cache_grace":
+			return evaluated(cacheGrace(v))
+		case "cache_digest":
+			if b, isBool := v.(bool); isBool {
+				return cacheDigest(b), true, nil
+			}
+		}
+	}
+	return nil, false, nil
+}
+
+func evaluated[T any](v T, err error) (any, bool, error) { return v, err == nil, err }
 
 // phasedBlock cuts BODY out into a section and leaves its hole:
 // {{_cachetagging_phased "tmpl:line" "section" STASH...}}.
@@ -243,8 +436,9 @@ func (rw *rewriter) phasedBlock(start *parse.ActionNode, body []parse.Node) (par
 	if err := rw.checkSectionScope(start, root); err != nil {
 		return nil, err
 	}
-	name := phased.Name(rw.tree.Name, root.String())
+	name := sections.Name(rw.tree.Name, root.String())
 	rw.sections = append(rw.sections, &parse.Tree{Name: name, ParseName: rw.tree.ParseName, Root: root})
+	rw.sectionLocs[name] = rw.loc(start)
 	args := append([]parse.Node{str(start.Pos, rw.loc(start)), str(start.Pos, name)}, start.Pipe.Cmds[0].Args[1:]...)
 	return action(start.Pos, start.Line, nil, fnPhased, args...), nil
 }
@@ -289,6 +483,10 @@ func action(pos parse.Pos, line int, decl *parse.VariableNode, fn string, args .
 
 func str(pos parse.Pos, s string) *parse.StringNode {
 	return &parse.StringNode{NodeType: parse.NodeString, Pos: pos, Quoted: strconv.Quote(s), Text: s}
+}
+
+func nilNode(pos parse.Pos) *parse.NilNode {
+	return &parse.NilNode{NodeType: parse.NodeNil, Pos: pos}
 }
 
 func list(pos parse.Pos, nodes ...parse.Node) *parse.ListNode {

@@ -1,9 +1,8 @@
 package cachetagging
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -13,32 +12,44 @@ import (
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
-// Phase1Writer is implemented by writers that take phase-1 output — text
-// with the holes' markers still in — and run phase 2 themselves (CachePage's
-// response recorder, which stores the page with its holes). ExecuteTemplate
-// writes to such a writer without expanding holes.
-type Phase1Writer interface {
+// phase1Writer is implemented by writers that take phase-1 output — text
+// and holes apart — and run phase 2 themselves (CachePage's response
+// recorder, which stores the page with its holes). ExecuteTemplate writes
+// text to such a writer, hands it each hole as a hole, and gives it debug
+// annotations apart, so they reach the client but never a stored page.
+type phase1Writer interface {
 	io.Writer
-	TakesPhase1()
+	hole(raw []byte) error
+	annotate(s string)
 }
 
 // ExecuteTemplate executes the template named name of t's set with data,
-// writing to w. Cached fragments are read or stored, every marker is
-// consumed, and holes (nocache, phased) are expanded with data as their
-// live data (or the value ctx carries from [WithLiveData]); w receives
-// only the page. Output that holds no marker streams
-// through untouched and unbuffered.
+// writing to w. It is the only way to execute a prepared template (the
+// template functions refuse to write markers otherwise, see
+// [ErrNotRenderer]). Cached fragments are read or stored, every marker is
+// consumed, and holes (nocache, phased) are run with data as their live
+// data (or the value ctx carries from [WithLiveData]); w receives only the
+// page. Output that holds no marker streams through untouched and
+// unbuffered.
 //
 // Fragment tags and prevention reach the build ctx carries, if any
-// ([tmplcache.Cache.Track], a [tmplcache.Cache.Fetch] fill, [CachePage]).
-// A fragment whose body fails stores nothing and the error is returned;
-// cache errors never fail the execution.
+// ([Track], [tmplcache.Cache.Track], a [tmplcache.Cache.Fetch] fill,
+// [CachePage]). A fragment whose body fails stores nothing and the error is
+// returned; cache errors never fail the execution. Errors about the
+// template are [*Error]s naming template, line and action.
 func (r *Renderer) ExecuteTemplate(ctx context.Context, w io.Writer,
 	t *template.Template, name string, data any) error {
 	if err := r.configErr(); err != nil {
 		return err
 	}
-	return r.execute(ctx, w, t, name, data)
+	if t == nil {
+		return fmt.Errorf("%w: ExecuteTemplate with a nil template", ErrConfig)
+	}
+	err := r.execute(ctx, w, t, name, data)
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e // text/template's wrapper names our internal functions
+	}
+	return err
 }
 
 // executeSection runs a phased section at phase 2.
@@ -54,13 +65,16 @@ var streams = sync.Pool{New: func() any {
 
 // execute runs t's template name ("": t itself) through a stream.
 func (r *Renderer) execute(ctx context.Context, w io.Writer, t *template.Template, name string, data any) error {
+	r.active.Add(1)
+	defer r.active.Add(-1)
 	live := data
 	if v, ok := liveFrom(ctx); ok {
 		live = v
 	}
 	s := streams.Get().(*stream)
 	s.r, s.ctx, s.out, s.live, s.scope = r, ctx, w, live, tmplcache.Current(ctx)
-	s.phase1, _ = w.(Phase1Writer)
+	s.phase1, _ = w.(phase1Writer)
+	s.debug = r.debugOn(ctx)
 	var err error
 	if name == "" {
 		err = t.Execute(s, data)
@@ -69,6 +83,7 @@ func (r *Renderer) execute(ctx context.Context, w io.Writer, t *template.Templat
 	}
 	err = s.finish(err)
 	s.reset()
+	streams.Put(s)
 	return err
 }
 
@@ -78,8 +93,9 @@ func (s *stream) reset() {
 	if cap(buf) > 64<<10 {
 		buf = nil
 	}
+	stack, marks := s.stack[:0], s.marks[:0]
 	auth := s.sc.Authentic
-	*s = stream{buf: buf}
+	*s = stream{buf: buf, stack: stack, marks: marks}
 	s.sc.Authentic = auth
 }
 
@@ -88,29 +104,46 @@ type stream struct {
 	r      *Renderer
 	ctx    context.Context
 	out    io.Writer
-	phase1 Phase1Writer // non-nil: out runs phase 2 itself
+	phase1 phase1Writer // non-nil: out runs phase 2 itself
 	live   any
+	debug  bool
 	scope  *tmplcache.Build // what ctx carries: top-level fragments report to it
 	sc     marker.Scanner
 
 	stack []frame // open fragments, innermost last
 	buf   []byte  // phase-1 content of the open fragments
-	holes bool    // holes were expanded here, into output someone may store
+	marks []mark  // the holes in buf
+	found *block  // the block authentic found for the marker at hand
+	holes bool    // holes were run here, into output someone may store
 	err   error
 }
 
 type frame struct {
 	blk   *block
 	start int // where its content starts in buf
+	marks int // where its holes start in marks
 }
 
 func (s *stream) authentic(m marker.Marker) bool {
-	if m.Kind.Stored() {
+	switch m.Kind {
+	case marker.Nocache:
 		// Run verifies again when it expands; here authenticity decides
 		// only where the marker's bytes end.
 		return s.r.holes.Verify(m.Raw)
+	case marker.Begin, marker.Hit:
+		s.found = s.r.blocks.find(m)
+		return s.found != nil
+	case marker.End:
+		return s.r.blocks.authentic(m, s.top())
 	}
 	return s.r.tsigner.Valid(m)
+}
+
+func (s *stream) top() *block {
+	if n := len(s.stack); n > 0 {
+		return s.stack[n-1].blk
+	}
+	return nil
 }
 
 func (s *stream) Write(p []byte) (int, error) {
@@ -137,22 +170,31 @@ func (s *stream) Text(p []byte) error {
 func (s *stream) Marker(m marker.Marker) error {
 	switch m.Kind {
 	case marker.Begin:
-		blk := s.r.blocks.claim(m.Payload)
-		if blk == nil {
-			return fmt.Errorf("cachetagging: fragment start of an unknown block")
-		}
+		blk := s.found
+		s.r.blocks.claim(blk)
 		blk.build.Adopt(s.ctx, s.parent())
-		s.stack = append(s.stack, frame{blk: blk, start: len(s.buf)})
-	case marker.End:
-		return s.endFragment(m.Payload)
-	case marker.Hit:
-		blk := s.r.blocks.claim(m.Payload)
-		if blk == nil {
-			return fmt.Errorf("cachetagging: cached fragment of an unknown block")
+		s.stack = append(s.stack, frame{blk: blk, start: len(s.buf), marks: len(s.marks)})
+		if s.debug {
+			s.annotate(fragmentOpening(blk.build, "MISS"))
 		}
+	case marker.End:
+		return s.endFragment()
+	case marker.Hit:
+		blk := s.found
+		s.r.blocks.claim(blk)
 		blk.build.Adopt(s.ctx, s.parent())
 		_ = blk.build.End(s.ctx, nil) // passes its tags up
-		return s.content(blk.build.Value())
+		if !s.debug {
+			return s.content(blk.build.Value())
+		}
+		state := "HIT"
+		if blk.build.Stale() {
+			state = "STALE"
+		}
+		s.annotate(fragmentOpening(blk.build, state))
+		err := s.content(blk.build.Value())
+		s.annotate(fragmentClosing)
+		return err
 	case marker.AddTags:
 		if b := s.parent(); b != nil {
 			b.AddTags(decodeTags(m.Payload)...)
@@ -170,99 +212,80 @@ func (s *stream) Marker(m marker.Marker) error {
 // parent is the build fragments and tags report to: the innermost open
 // fragment, else what ctx carries.
 func (s *stream) parent() *tmplcache.Build {
-	if n := len(s.stack); n > 0 {
-		return s.stack[n-1].blk.build
+	if b := s.top(); b != nil {
+		return b.build
 	}
 	return s.scope
 }
 
-// endFragment stores the innermost fragment's content.
-func (s *stream) endFragment(payload []byte) error {
+// endFragment stores the innermost fragment's content (authentic checked
+// that it is the one ending).
+func (s *stream) endFragment() error {
 	n := len(s.stack)
-	if n == 0 {
-		return fmt.Errorf("cachetagging: end_cache_tagging without an open fragment")
-	}
 	top := s.stack[n-1]
-	if len(payload) != 8 || binary.BigEndian.Uint64(payload) != top.blk.id {
-		return errAt(top.blk.loc, ErrUnbalanced, "the fragment ends inside another one")
-	}
-	content := s.buf[top.start:]
-	_ = top.blk.build.End(s.ctx, encodeFragment(content)) // store errors are counted and logged
+	v := encodeFragment(s.buf[top.start:], s.marks[top.marks:], top.start)
+	_ = top.blk.build.End(s.ctx, v) // store errors are counted and logged
 	s.stack = s.stack[:n-1]
 	if len(s.stack) == 0 {
-		s.buf = s.buf[:0]
+		s.buf, s.marks = s.buf[:0], s.marks[:0]
+	}
+	if s.debug {
+		s.annotate(fragmentClosing)
 	}
 	return nil
 }
 
-// A stored fragment is a flag byte (whether it holds holes, so a hit
-// without holes is written without scanning it) and the phase-1 content.
-const (
-	fragPlain = 'p'
-	fragHoles = 'h'
-)
-
-func encodeFragment(content []byte) []byte {
-	v := make([]byte, 1+len(content))
-	v[0] = fragPlain
-	if bytes.IndexByte(content, 0) >= 0 {
-		v[0] = fragHoles
-	}
-	copy(v[1:], content)
-	return v
-}
-
 // content writes a cached fragment: into the open fragments as it is
-// (holes in), to the page with its holes expanded.
+// (holes in), to the page with its holes run.
 func (s *stream) content(v []byte) error {
-	if len(v) == 0 {
-		return nil
-	}
-	flag, body := v[0], v[1:]
-	if len(s.stack) > 0 {
-		s.buf = append(s.buf, body...)
-	}
-	if flag != fragHoles || s.phase1 != nil {
-		_, err := s.out.Write(body)
+	d, _ := decodeFragment(v) // usableFragment checked it
+	if d.holes == 0 {
+		if len(s.stack) > 0 {
+			s.buf = append(s.buf, d.content...)
+		}
+		_, err := s.out.Write(d.content)
 		return err
 	}
-	sc := marker.Scanner{Authentic: s.authentic}
-	if err := sc.Write(body, (*expandOnly)(s)); err != nil {
-		return err
+	for seg := d.segments(); ; {
+		text, hole, ok := seg.next()
+		if !ok {
+			return nil
+		}
+		if len(s.stack) > 0 {
+			s.buf = append(s.buf, text...)
+		}
+		if _, err := s.out.Write(text); err != nil {
+			return err
+		}
+		if hole != nil {
+			if err := s.hole(hole); err != nil {
+				return err
+			}
+		}
 	}
-	return sc.Flush((*expandOnly)(s))
 }
 
-// expandOnly expands the holes of cached content (already in buf).
-type expandOnly stream
-
-func (e *expandOnly) Text(p []byte) error {
-	_, err := e.out.Write(p)
-	return err
-}
-
-func (e *expandOnly) Marker(m marker.Marker) error {
-	if m.Kind != marker.Nocache {
-		return nil // transient markers are never stored
-	}
-	return (*stream)(e).expand(m.Raw)
-}
-
-// hole handles a hole's marker in the template's own output.
+// hole handles a hole: its marker goes into the open fragments, and it
+// runs now, or later for a writer that runs phase 2 itself.
 func (s *stream) hole(raw []byte) error {
 	if len(s.stack) > 0 {
+		s.marks = append(s.marks, mark{off: len(s.buf), n: len(raw)})
 		s.buf = append(s.buf, raw...)
 	}
 	if s.phase1 != nil {
-		_, err := s.out.Write(raw)
-		return err
+		return s.phase1.hole(raw)
 	}
-	return s.expand(raw)
+	s.holes = true
+	return s.r.runHole(tmplcache.Detach(s.ctx), s.out, raw, s.live, s.debug)
 }
 
-func (s *stream) expand(raw []byte) error {
-	s.holes = true
-	return s.r.holes.Run(tmplcache.Detach(s.ctx), s.out, raw, s.live)
+// annotate writes a debug annotation to the client only.
+func (s *stream) annotate(a string) {
+	if s.phase1 != nil {
+		s.phase1.annotate(a)
+		return
+	}
+	_, _ = io.WriteString(s.out, a)
 }
 
 // abandon releases the blocks whose markers arrive after the stream failed
@@ -279,9 +302,8 @@ func (a *abandoner) Text([]byte) error { return nil }
 
 func (a *abandoner) Marker(m marker.Marker) error {
 	if m.Kind == marker.Begin || m.Kind == marker.Hit {
-		if blk := a.r.blocks.claim(m.Payload); blk != nil {
-			blk.build.Abort()
-		}
+		a.r.blocks.claim(a.found)
+		a.found.build.Abort()
 	}
 	return nil
 }
@@ -292,13 +314,12 @@ func (s *stream) finish(err error) error {
 		err = s.sc.Flush(s)
 	}
 	if err == nil && len(s.stack) > 0 {
-		err = errAt(s.stack[len(s.stack)-1].blk.loc, ErrUnbalanced, "the fragment never ended")
+		err = s.top().desc.fail(fmt.Errorf("%w: the fragment never ended", ErrUnbalanced))
 	}
 	if err != nil {
 		for _, f := range s.stack {
 			f.blk.build.Abort()
 		}
-		s.stack = nil
 		if s.scope != nil {
 			s.scope.Prevent() // whatever encloses this execution holds a broken page
 		}
@@ -314,20 +335,6 @@ func (s *stream) finish(err error) error {
 		s.r.warnHiddenHoles(s.scope)
 	}
 	return nil
-}
-
-// warnHiddenHoles says, once per key, why an enclosing build is never
-// stored: holes ran before it could see them.
-func (r *Renderer) warnHiddenHoles(b *tmplcache.Build) {
-	for ; b != nil && b.Key() == ""; b = b.Parent() {
-	}
-	if b == nil {
-		return
-	}
-	if _, seen := r.warned.LoadOrStore(b.Key(), true); !seen {
-		r.logger.Warn("cachetagging: holes were expanded into output a cache stores, so it is never stored "+
-			"(a writer wrapped around CachePage's, or ExecuteTemplate inside a Fetch fill?)", "key", b.Key())
-	}
 }
 
 func storesOutput(b *tmplcache.Build) bool {

@@ -1,6 +1,7 @@
 package nocache
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -37,6 +38,8 @@ var (
 	ErrHandlerPanic     = errors.New("nocache: handler panicked")
 	ErrTooDeep          = errors.New("nocache: holes nested too deep")
 	ErrNotAMarker       = errors.New("nocache: not one authentic marker")
+	ErrNilHandler       = errors.New("nocache: nil handler")
+	ErrTooLarge         = errors.New("nocache: arguments too large")
 )
 
 // MaxDepth bounds how deep holes may nest: a handler's output is expanded
@@ -45,26 +48,35 @@ const MaxDepth = 4
 
 const maxNameLen = 256
 
-// Registry holds named handlers and the key markers are signed with. It is
-// safe for concurrent use; handlers may be added at any time.
+// Registry holds named handlers and the keys markers are signed with. It
+// is safe for concurrent use; handlers may be added at any time.
 type Registry struct {
-	signer   *marker.Signer
+	signer   *marker.Signer           // signs new markers
+	verifier []*marker.Signer         // accepts markers: the signer's key, then the previous ones
 	auth     func(marker.Marker) bool // r.authentic, bound once
 	mu       sync.Mutex               // serializes writers of handlers
 	handlers atomic.Pointer[map[string]Func]
 	seen     verifiedCalls
 }
 
-// NewRegistry returns an empty registry signing markers with key. Every
-// process that expands markers another one wrote (a shared cache) must use
-// the same key. An empty key makes a random one: markers then verify in
-// this process only.
-func NewRegistry(key []byte) *Registry {
+// NewRegistry returns an empty registry signing markers with key and
+// accepting markers signed with key or any of previous (key rotation: put
+// the new key first and keep the old ones until what they signed has left
+// the cache). Every process that expands markers another one wrote (a
+// shared cache) must know the key they were signed with. An empty key
+// makes a random one: markers then verify in this process only.
+func NewRegistry(key []byte, previous ...[]byte) *Registry {
 	if len(key) == 0 {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
 	}
 	r := &Registry{signer: marker.NewSigner(key)}
+	r.verifier = append(r.verifier, r.signer)
+	for _, k := range previous {
+		if len(k) > 0 {
+			r.verifier = append(r.verifier, marker.NewSigner(k))
+		}
+	}
 	r.auth = r.authentic
 	r.handlers.Store(&map[string]Func{})
 	return r
@@ -72,8 +84,11 @@ func NewRegistry(key []byte) *Registry {
 
 // Handle registers fn under name. A name may be registered once.
 func (r *Registry) Handle(name string, fn Func) error {
-	if name == "" || len(name) > maxNameLen || fn == nil {
-		return fmt.Errorf("%w: %q (1 to %d bytes, with a non-nil Func)", ErrBadName, name, maxNameLen)
+	if fn == nil {
+		return fmt.Errorf("%w for %q", ErrNilHandler, name)
+	}
+	if name == "" || len(name) > maxNameLen {
+		return fmt.Errorf("%w: %q (1 to %d bytes)", ErrBadName, name, maxNameLen)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -95,6 +110,12 @@ func (r *Registry) handler(name string) (Func, bool) {
 	return fn, ok
 }
 
+// Has reports whether a handler is registered under name.
+func (r *Registry) Has(name string) bool {
+	_, ok := r.handler(name)
+	return ok
+}
+
 // Marker returns the marker for a hole calling handler name with args. The
 // arguments are serialized to JSON now (so they are captured as the cached
 // content is built); the handler must be registered. The result is
@@ -107,6 +128,10 @@ func (r *Registry) Marker(name string, args ...any) (template.HTML, error) {
 	payload, err := encodeCall(name, args)
 	if err != nil {
 		return "", err
+	}
+	if len(payload) > marker.MaxStored {
+		// A longer marker would read as text: refuse it now, loudly.
+		return "", fmt.Errorf("%w: handler %q: %d bytes of arguments, at most %d", ErrTooLarge, name, len(payload), marker.MaxStored)
 	}
 	tag := r.signer.Tag(marker.Nocache, payload)
 	return template.HTML(marker.Append(nil, marker.Nocache, payload, tag)), nil
@@ -127,10 +152,61 @@ func (r *Registry) authentic(m marker.Marker) bool {
 	return ok
 }
 
+// Lookup returns the call the hole raw (one authentic marker) stands for.
+// Its Args may be shared: do not modify them.
+func (r *Registry) Lookup(raw []byte) (Call, error) {
+	m, ok := marker.ParseOne(raw)
+	if !ok {
+		return Call{}, ErrNotAMarker
+	}
+	v, ok := r.verified(m)
+	if !ok {
+		return Call{}, ErrNotAMarker
+	}
+	return v.call, v.err
+}
+
 // Verify reports whether raw is exactly one authentic marker of r's.
 func (r *Registry) Verify(raw []byte) bool {
 	m, ok := marker.ParseOne(raw)
 	return ok && r.authentic(m)
+}
+
+// Check reports whether every hole in src (phase-1 output, as a cache
+// stored it) can run here: each well-formed marker must be authentic under
+// r's keys, and name a registered handler; fn, if not nil, may check each
+// call further (and must not modify it). A cache treats content that fails
+// as a miss and builds it anew, so that an entry signed with a retired key
+// or naming a handler a deploy removed is never printed or run.
+func (r *Registry) Check(src []byte, fn func(Call) error) error {
+	for {
+		i := bytes.IndexByte(src, 0)
+		if i < 0 {
+			return nil
+		}
+		src = src[i:]
+		m, ok := marker.Parse(src)
+		if !ok || m.Kind != marker.Nocache {
+			src = src[1:] // text
+			continue
+		}
+		v, ok := r.verified(m)
+		if !ok {
+			return fmt.Errorf("%w: a hole signed with another key", ErrNotAMarker)
+		}
+		if v.err != nil {
+			return v.err
+		}
+		if !r.Has(v.call.Name) {
+			return fmt.Errorf("%w %q", ErrUnknownHandler, v.call.Name)
+		}
+		if fn != nil {
+			if err := fn(v.call); err != nil {
+				return err
+			}
+		}
+		src = src[len(m.Raw):]
+	}
 }
 
 // Run renders the hole that raw (one whole, authentic marker, as found in

@@ -21,7 +21,7 @@ func TestRegistry(t *testing.T) {
 	require.NoError(t, reg.Handle("a", noop))
 	require.ErrorIs(t, reg.Handle("a", noop), nocache.ErrDuplicateHandler)
 	require.ErrorIs(t, reg.Handle("", noop), nocache.ErrBadName)
-	require.ErrorIs(t, reg.Handle("b", nil), nocache.ErrBadName)
+	require.ErrorIs(t, reg.Handle("b", nil), nocache.ErrNilHandler)
 	require.ErrorIs(t, reg.Handle(strings.Repeat("n", 257), noop), nocache.ErrBadName)
 	_, err := reg.Marker("unknown")
 	require.ErrorIs(t, err, nocache.ErrUnknownHandler)
@@ -104,4 +104,42 @@ func Example() {
 	// Output:
 	// <header>Hello, Ann (3 new)</header>
 	// <header>Hello, Bob (3 new)</header>
+}
+
+func TestRotationAndLimits(t *testing.T) {
+	noop := func(context.Context, io.Writer, nocache.Call) error { return nil }
+	oldKey, newKey := []byte("the old key, sixteen bytes+"), []byte("the new key, sixteen bytes+")
+	old := nocache.NewRegistry(oldKey)
+	require.NoError(t, old.Handle("h", noop))
+	signedOld, err := old.Marker("h")
+	require.NoError(t, err)
+
+	rotated := nocache.NewRegistry(newKey, oldKey)
+	require.NoError(t, rotated.Handle("h", noop))
+	signedNew, err := rotated.Marker("h")
+	require.NoError(t, err)
+	t.Run("a rotated registry accepts markers of the previous key", func(t *testing.T) {
+		require.True(t, rotated.Verify([]byte(signedOld)))
+		require.NoError(t, rotated.Check([]byte("a"+string(signedOld)+"b"), nil))
+	})
+	t.Run("and signs with the new one", func(t *testing.T) {
+		require.False(t, old.Verify([]byte(signedNew)))
+		require.ErrorIs(t, old.Check([]byte(signedNew), nil), nocache.ErrNotAMarker)
+	})
+	t.Run("content naming a handler this registry lacks cannot run", func(t *testing.T) {
+		bare := nocache.NewRegistry(newKey)
+		require.ErrorIs(t, bare.Check([]byte(signedNew), nil), nocache.ErrUnknownHandler)
+	})
+	t.Run("a check callback sees each call", func(t *testing.T) {
+		var names []string
+		require.NoError(t, rotated.Check([]byte(string(signedNew)+"\x00text"+string(signedOld)), func(c nocache.Call) error {
+			names = append(names, c.Name)
+			return nil
+		}))
+		require.Equal(t, []string{"h", "h"}, names)
+	})
+	t.Run("arguments over the marker limit are an error, never text", func(t *testing.T) {
+		_, err := rotated.Marker("h", strings.Repeat("x", 300<<10))
+		require.ErrorIs(t, err, nocache.ErrTooLarge)
+	})
 }

@@ -34,7 +34,7 @@ func (r *Registry) verified(m marker.Marker) (*verifiedCall, bool) {
 	if v != nil && bytes.Equal(v.payload, m.Payload) {
 		return v, true
 	}
-	if !r.signer.Valid(m) {
+	if !r.valid(m) {
 		return nil, false
 	}
 	v = &verifiedCall{payload: bytes.Clone(m.Payload)}
@@ -46,4 +46,14 @@ func (r *Registry) verified(m marker.Marker) (*verifiedCall, bool) {
 	c.m[m.Tag] = v
 	c.mu.Unlock()
 	return v, true
+}
+
+// valid checks m's tag under each of r's keys, the current one first.
+func (r *Registry) valid(m marker.Marker) bool {
+	for _, s := range r.verifier {
+		if s.Valid(m) {
+			return true
+		}
+	}
+	return false
 }

@@ -93,3 +93,7 @@ func (r *Registry) Changed(ctx context.Context, values ...any) error {
 	}
 	return r.c.InvalidateTags(ctx, tags...)
 }
+
+// Cache returns the cache r invalidates on, for integrations that must
+// also begin its transactions (an ORM plugin that ends one at commit).
+func (r *Registry) Cache() *Cache { return r.c }

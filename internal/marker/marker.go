@@ -114,6 +114,16 @@ func parse(b []byte) (Marker, status) {
 	return m, complete
 }
 
+// Parse parses the well-formed marker b starts with (not authenticated);
+// bytes after it are ignored.
+func Parse(b []byte) (Marker, bool) {
+	if len(b) == 0 || b[0] != 0 {
+		return Marker{}, false
+	}
+	m, st := parse(b)
+	return m, st == complete
+}
+
 // ParseOne parses raw as exactly one well-formed marker (not authenticated).
 func ParseOne(raw []byte) (Marker, bool) {
 	if len(raw) == 0 || raw[0] != 0 {

@@ -169,15 +169,28 @@ func TestClusterRejectsTheSingleNodeCommands(t *testing.T) {
 	ctx := testCtx(t)
 	good := New(c)
 	cache := tmplcache.New(good, tmplcache.WithNamespace(ns), tmplcache.WithTimeout(5*time.Second))
-	require.NoError(t, cache.Set(ctx, "k", []byte("v"), tmplcache.Tags("a", "b", "c")))
+	// An entry on another node than the tag records (which share a slot):
+	// the entry script cannot reach them from there.
+	tagNode, err := c.MasterForKey(ctx, "{"+ns+"/tags}:a")
+	require.NoError(t, err)
+	key := ""
+	for i := 0; key == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		node, err := c.MasterForKey(ctx, ns+":e:"+k)
+		require.NoError(t, err)
+		if node.Options().Addr != tagNode.Options().Addr {
+			key = k
+		}
+	}
+	require.NoError(t, cache.Set(ctx, key, []byte("v"), tmplcache.Tags("a", "b", "c")))
 
 	wrong := &Store{client: c, script: true} // what New must not build for a cluster
-	_, _, err := wrong.GetEntry(ctx, ns+":e:k")
+	_, _, err = wrong.GetEntry(ctx, ns+":e:"+key)
 	require.ErrorContains(t, err, "non local key")
 	_, err = wrong.Get(ctx, []string{ns + ":e:a", ns + ":e:b", ns + ":e:c"})
 	require.ErrorContains(t, err, "CROSSSLOT")
 
-	entry, recs, err := good.GetEntry(ctx, ns+":e:k")
+	entry, recs, err := good.GetEntry(ctx, ns+":e:"+key)
 	require.NoError(t, err)
 	require.NotNil(t, entry)
 	require.Len(t, recs, 3)

@@ -1,8 +1,9 @@
-package phased_test
+package sections_test
 
 import (
 	"testing"
 
+	"github.com/cachetagging/cachetagging/internal/sections"
 	"github.com/cachetagging/cachetagging/phased"
 	"github.com/stretchr/testify/require"
 )
@@ -24,7 +25,7 @@ func TestStash(t *testing.T) {
 		{"the reserved key Live", []any{"Live", 1}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := phased.Stash(tc.args...)
+			got, err := sections.Stash(tc.args...)
 			if tc.err {
 				require.ErrorIs(t, err, phased.ErrBadStash)
 				return
@@ -36,8 +37,8 @@ func TestStash(t *testing.T) {
 }
 
 func TestNamesAreStableAndDistinct(t *testing.T) {
-	a := phased.Name("page.html", "{{ .count }}")
-	require.Equal(t, a, phased.Name("page.html", "{{ .count }}"), "every process computes the same name")
-	require.NotEqual(t, a, phased.Name("page.html", "{{ .other }}"))
-	require.NotEqual(t, a, phased.Name("post.html", "{{ .count }}"))
+	a := sections.Name("page.html", "{{ .count }}")
+	require.Equal(t, a, sections.Name("page.html", "{{ .count }}"), "every process computes the same name")
+	require.NotEqual(t, a, sections.Name("page.html", "{{ .other }}"))
+	require.NotEqual(t, a, sections.Name("post.html", "{{ .count }}"))
 }

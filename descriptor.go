@@ -1,0 +1,146 @@
+package cachetagging
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
+)
+
+// A blockDesc is what Prepare knows about one {{ cache_tagging }} block:
+// where it is, its arguments (those that are constants evaluated once,
+// the others marked for evaluation per execution), and the digest of its
+// source. Prepare registers a function per block bound to its descriptor,
+// so that a hit passes through text/template's reflection only what may
+// change between executions, often nothing.
+type blockDesc struct {
+	r      *Renderer
+	loc    string // "page.html:12"
+	action string // the block's opening action as written, for errors
+	digest string // mixed into the key; "" when digests are off
+	slots  []slot // the arguments as written
+	nDyn   int
+
+	// When every argument is a constant, the key and options are too.
+	static bool
+	key    string
+	opts   []tmplcache.SetOption
+}
+
+// slot is one argument of the block: a constant, or one evaluated per
+// execution and passed to the block's function.
+type slot struct {
+	dynamic bool
+	value   any
+}
+
+// fn returns the block's open function, of the shape the rewritten
+// template calls: {{ if $h := FN PARENT [DYNAMIC ARGS] }}, PARENT being the
+// enclosing block's handle or nil.
+func (d *blockDesc) fn() any {
+	if d.nDyn == 0 {
+		return func(p handle) (handle, error) { return d.open(p, nil) }
+	}
+	return func(p handle, args ...any) (handle, error) { return d.open(p, args) }
+}
+
+// finish computes what constant arguments allow, once: their errors are
+// Prepare's.
+func (d *blockDesc) finish() error {
+	if d.nDyn > 0 {
+		return nil
+	}
+	a, err := d.args(nil)
+	if err != nil {
+		return err
+	}
+	d.static, d.key, d.opts = true, d.keyOf(a), d.optsOf(a)
+	return nil
+}
+
+// args evaluates the block's arguments, taking the dynamic ones from dyn.
+func (d *blockDesc) args(dyn []any) (blockArgs, error) {
+	var a blockArgs
+	for _, s := range d.slots {
+		v := s.value
+		if s.dynamic {
+			if len(dyn) == 0 {
+				return a, d.fail(fmt.Errorf("%w: missing argument", ErrBadArgument))
+			}
+			v, dyn = dyn[0], dyn[1:]
+		}
+		if err := a.add(v); err != nil {
+			return a, d.fail(err)
+		}
+	}
+	if !a.hasKey {
+		return a, d.fail(fmt.Errorf("%w: cache_tagging needs a key", ErrBadArgument))
+	}
+	return a, nil
+}
+
+func (d *blockDesc) keyOf(a blockArgs) string {
+	if d.digest == "" || a.noDigest {
+		return fragmentPrefix + a.key
+	}
+	return fragmentPrefix + a.key + "\x00" + d.digest
+}
+
+func (d *blockDesc) optsOf(a blockArgs) []tmplcache.SetOption {
+	opts := []tmplcache.SetOption{tmplcache.Tags(a.tags...), d.r.checkFragment}
+	if a.ttl > 0 {
+		opts = append(opts, tmplcache.TTL(a.ttl))
+	}
+	if a.grace > 0 {
+		opts = append(opts, tmplcache.Grace(a.grace))
+	}
+	return opts
+}
+
+// open starts one execution of the block: it reads the cache and, on a
+// miss, begins a build (a concurrent execution of the same block waits for
+// it, bounded). parent is the enclosing block of the same template, if
+// any: the build reports to it, and a block nested in one of its own key
+// builds without waiting for itself.
+func (d *blockDesc) open(parent handle, dyn []any) (handle, error) {
+	r := d.r
+	if !r.executing() {
+		return nil, d.fail(ErrNotRenderer)
+	}
+	key, opts := d.key, d.opts
+	if !d.static {
+		a, err := d.args(dyn)
+		if err != nil {
+			return nil, err
+		}
+		key, opts = d.keyOf(a), d.optsOf(a)
+	}
+	// Template functions cannot see the request's context: store calls are
+	// bounded by the cache's timeout instead.
+	ctx := context.Background()
+	if p := parent.block(); p != nil {
+		ctx = p.build.Context(ctx)
+	}
+	b, err := r.c.Begin(ctx, key, opts...)
+	if err != nil {
+		return nil, d.fail(fmt.Errorf("%w: %w", ErrBadArgument, err))
+	}
+	blk := &block{desc: d, build: b}
+	blk.self[0] = blk
+	r.blocks.add(blk, time.Now().UnixNano())
+	h := handle(blk.self[:])
+	if b.Hit() {
+		return h[:0], nil
+	}
+	// The handler most likely loaded the data before executing the template.
+	b.MarkPreRead()
+	return h, nil
+}
+
+// fail reports a problem with the block, in the words its author wrote.
+func (d *blockDesc) fail(err error) *Error {
+	e := errAt(d.loc, err, "")
+	e.Action = d.action
+	return e
+}
