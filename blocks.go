@@ -22,12 +22,16 @@ import (
 // borrow a genuine marker's token: these markers' payload is exactly the
 // 8-byte id, so the token's position is fixed.
 type block struct {
+	// Mark and Miss are read by the rewritten template as fields, not
+	// through function calls: {{$h.Mark}}{{if $h.Miss}}BODY{{end}}.
+	Mark template.HTML // the block's first marker: Hit, or Begin on a miss
+	Miss bool          // the body must run
+
 	id      uint64
 	token   [marker.TagLen]byte
 	desc    *blockDesc
 	build   *tmplcache.Build
 	claimed atomic.Bool
-	self    [1]*block // backs the handle, saving an allocation
 	// mark holds the block's marker while it is written: one at a time
 	// (Begin is printed before the body runs, End after), so one buffer
 	// serves them all and a marker costs no allocation.
@@ -46,44 +50,30 @@ func (b *block) marker(k marker.Kind) template.HTML {
 	return template.HTML(unsafe.String(&m[0], len(m)))
 }
 
-// handle is what the opening function returns to the template. Its length
-// is its truth in {{ if }}: one on a miss (render the body), zero on a hit;
-// either way the block sits at index 0 of its capacity, so the functions
-// that emit its markers get it back.
-type handle []*block
-
-func (h handle) block() *block {
-	if cap(h) == 0 {
-		return nil
-	}
-	return h[:1][0]
-}
-
-// blockTable holds the blocks opened and not yet claimed by a stream. A
+// blockTable holds the blocks opened and not yet claimed by a stream (a
+// block is claimed by the very action that prints its first marker). A
 // block whose markers never reach one (its template was executed without
 // ExecuteTemplate while another execution made the functions work) would
-// stay forever: blocks are kept in two generations, and a block unclaimed
-// for a whole generation (a minute at least) is dropped and its build
-// aborted.
+// stay forever: blocks are kept in two generations of blockGeneration
+// blocks opened, and one unclaimed for a whole generation is dropped and
+// its build aborted.
 type blockTable struct {
 	next atomic.Uint64
 	mu   sync.Mutex
 	cur  map[uint64]*block
 	old  map[uint64]*block
-	turn int64 // when cur began, Unix nanoseconds
 }
 
-const blockGeneration = int64(60e9)
+const blockGeneration = 1 << 16
 
-func (t *blockTable) add(b *block, now int64) {
+func (t *blockTable) add(b *block) {
 	b.id = t.next.Add(1)
-	b.token = [marker.TagLen]byte{}
 	binary.LittleEndian.PutUint64(b.token[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b.token[8:], rand.Uint64())
 	t.mu.Lock()
 	var dropped map[uint64]*block
-	if t.cur == nil || now-t.turn > blockGeneration {
-		dropped, t.old, t.cur, t.turn = t.old, t.cur, make(map[uint64]*block), now
+	if t.cur == nil || b.id%blockGeneration == 0 {
+		dropped, t.old, t.cur = t.old, t.cur, make(map[uint64]*block)
 	}
 	t.cur[b.id] = b
 	t.mu.Unlock()
@@ -92,28 +82,30 @@ func (t *blockTable) add(b *block, now int64) {
 	}
 }
 
-// find returns the block a marker names, if its token matches.
-func (t *blockTable) find(m marker.Marker) *block {
+// take removes and returns the block a marker names, if its token
+// matches: the stream that found the marker has the block now.
+func (t *blockTable) take(m marker.Marker) *block {
 	if len(m.Payload) != 8 {
 		return nil
 	}
 	id := binary.BigEndian.Uint64(m.Payload)
 	t.mu.Lock()
-	b := t.cur[id]
+	b, old := t.cur[id], false
 	if b == nil {
-		b = t.old[id]
+		b, old = t.old[id], true
 	}
-	t.mu.Unlock()
 	if b == nil || subtle.ConstantTimeCompare(b.token[:], m.Tag[:]) != 1 {
+		t.mu.Unlock()
 		return nil
 	}
-	return b
-}
-
-// claim removes b from the table: its stream has it now.
-func (t *blockTable) claim(b *block) {
-	t.drop(b)
+	if old {
+		delete(t.old, id)
+	} else {
+		delete(t.cur, id)
+	}
+	t.mu.Unlock()
 	b.claimed.Store(true)
+	return b
 }
 
 func (t *blockTable) drop(b *block) {
@@ -123,12 +115,9 @@ func (t *blockTable) drop(b *block) {
 	t.mu.Unlock()
 }
 
-// authenticBlockMarker reports whether m is the marker of an open block:
-// one still in the table (Begin, Hit), or top is (End).
-func (t *blockTable) authentic(m marker.Marker, top *block) bool {
-	if m.Kind == marker.End {
-		return top != nil && len(m.Payload) == 8 && binary.BigEndian.Uint64(m.Payload) == top.id &&
-			subtle.ConstantTimeCompare(top.token[:], m.Tag[:]) == 1
-	}
-	return t.find(m) != nil
+// ends reports whether m is the End marker of top, the innermost block
+// a stream has open.
+func ends(m marker.Marker, top *block) bool {
+	return top != nil && len(m.Payload) == 8 && binary.BigEndian.Uint64(m.Payload) == top.id &&
+		subtle.ConstantTimeCompare(top.token[:], m.Tag[:]) == 1
 }

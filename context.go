@@ -12,7 +12,11 @@ import (
 // emitting are the functions whose output is a marker: it must reach the
 // stream as HTML text, which html/template writes verbatim only there (in
 // an attribute it would be escaped, in a comment dropped...).
-var emitting = []string{fnBegin, fnEnd, fnHit, fnPhased, identNocache, fnAddTags, fnPrevent}
+var emitting = []string{markField, fnEnd, fnPhased, identNocache, fnAddTags, fnPrevent}
+
+// markField stands for the block marker a rewritten block prints as a
+// field of its variable: {{$__cachetagging1.Mark}}.
+const markField = "Mark"
 
 // escaperContexts names the context each html/template escaper stands for.
 var escaperContexts = map[string]string{
@@ -129,12 +133,19 @@ func inspect(clone *template.Template, users map[string]bool) error {
 	return err
 }
 
+// firstIdent names the function a pipeline starts with, or markField for
+// a block's marker field.
 func firstIdent(p *parse.PipeNode) string {
 	if p == nil || len(p.Cmds) == 0 {
 		return ""
 	}
-	if id, ok := p.Cmds[0].Args[0].(*parse.IdentifierNode); ok {
-		return id.Ident
+	switch a := p.Cmds[0].Args[0].(type) {
+	case *parse.IdentifierNode:
+		return a.Ident
+	case *parse.VariableNode:
+		if len(a.Ident) == 2 && strings.HasPrefix(a.Ident[0], varPrefix) && a.Ident[1] == markField {
+			return markField
+		}
 	}
 	return ""
 }
@@ -162,7 +173,7 @@ func escapedContext(p *parse.PipeNode) string {
 // userName is what the template author wrote for an internal function.
 func userName(fn string) string {
 	switch fn {
-	case fnBegin, fnEnd, fnHit:
+	case markField, fnEnd:
 		return identBlock
 	case fnPhased:
 		return identPhased

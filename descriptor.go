@@ -3,8 +3,10 @@ package cachetagging
 import (
 	"context"
 	"fmt"
-	"time"
+	"slices"
+	"text/template/parse"
 
+	"github.com/cachetagging/cachetagging/internal/marker"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
@@ -21,11 +23,11 @@ type blockDesc struct {
 	digest string // mixed into the key; "" when digests are off
 	slots  []slot // the arguments as written
 	nDyn   int
+	nested bool               // the block sits in another of the same template
+	call   *parse.CommandNode // the call of fn in the rewritten template
 
-	// When every argument is a constant, the key and options are too.
-	static bool
-	key    string
-	opts   []tmplcache.SetOption
+	// When every argument is a constant, so is the read: prepared once.
+	spec *tmplcache.Spec
 }
 
 // slot is one argument of the block: a constant, or one evaluated per
@@ -36,13 +38,27 @@ type slot struct {
 }
 
 // fn returns the block's open function, of the shape the rewritten
-// template calls: {{ if $h := FN PARENT [DYNAMIC ARGS] }}, PARENT being the
-// enclosing block's handle or nil.
+// template calls: {{ $h := FN PARENT [DYNAMIC ARGS] }}, PARENT being the
+// enclosing block of the same template, or nil. It returns a pointer: a
+// result text/template need not copy to the heap.
 func (d *blockDesc) fn() any {
-	if d.nDyn == 0 {
-		return func(p handle) (handle, error) { return d.open(p, nil) }
+	switch {
+	case d.nested && d.nDyn == 0:
+		return func(p *block) (*block, error) { return d.open(p, nil) }
+	case d.nested:
+		return func(p *block, args ...any) (*block, error) { return d.open(p, args) }
+	case d.nDyn == 0:
+		return func() (*block, error) { return d.open(nil, nil) } // the commonest: nothing to evaluate
 	}
-	return func(p handle, args ...any) (handle, error) { return d.open(p, args) }
+	return func(args ...any) (*block, error) { return d.open(nil, args) }
+}
+
+// settle drops the parent argument of a block no other encloses, before
+// its function is registered (see fn).
+func (d *blockDesc) settle() {
+	if !d.nested {
+		d.call.Args = slices.Delete(d.call.Args, 1, 2)
+	}
 }
 
 // finish computes what constant arguments allow, once: their errors are
@@ -55,7 +71,7 @@ func (d *blockDesc) finish() error {
 	if err != nil {
 		return err
 	}
-	d.static, d.key, d.opts = true, d.keyOf(a), d.optsOf(a)
+	d.spec = d.r.c.Spec(d.keyOf(a), d.optsOf(a)...)
 	return nil
 }
 
@@ -103,39 +119,39 @@ func (d *blockDesc) optsOf(a blockArgs) []tmplcache.SetOption {
 // it, bounded). parent is the enclosing block of the same template, if
 // any: the build reports to it, and a block nested in one of its own key
 // builds without waiting for itself.
-func (d *blockDesc) open(parent handle, dyn []any) (handle, error) {
+func (d *blockDesc) open(parent *block, dyn []any) (*block, error) {
 	r := d.r
 	if !r.executing() {
 		return nil, d.fail(ErrNotRenderer)
 	}
-	key, opts := d.key, d.opts
-	if !d.static {
+	spec := d.spec
+	if spec == nil {
 		a, err := d.args(dyn)
 		if err != nil {
 			return nil, err
 		}
-		key, opts = d.keyOf(a), d.optsOf(a)
+		spec = r.c.Spec(d.keyOf(a), d.optsOf(a)...)
 	}
 	// Template functions cannot see the request's context: store calls are
 	// bounded by the cache's timeout instead.
 	ctx := context.Background()
-	if p := parent.block(); p != nil {
-		ctx = p.build.Context(ctx)
+	if parent != nil {
+		ctx = parent.build.Context(ctx)
 	}
-	b, err := r.c.Begin(ctx, key, opts...)
+	b, err := spec.Begin(ctx)
 	if err != nil {
 		return nil, d.fail(fmt.Errorf("%w: %w", ErrBadArgument, err))
 	}
 	blk := &block{desc: d, build: b}
-	blk.self[0] = blk
-	r.blocks.add(blk, time.Now().UnixNano())
-	h := handle(blk.self[:])
+	r.blocks.add(blk)
 	if b.Hit() {
-		return h[:0], nil
+		blk.Mark = blk.marker(marker.Hit)
+		return blk, nil
 	}
 	// The handler most likely loaded the data before executing the template.
 	b.MarkPreRead()
-	return h, nil
+	blk.Miss, blk.Mark = true, blk.marker(marker.Begin)
+	return blk, nil
 }
 
 // fail reports a problem with the block, in the words its author wrote.

@@ -22,9 +22,7 @@ const (
 
 	fnPrefix  = "_cachetagging_"
 	fnOpen    = fnPrefix + "open_" // + a per-block suffix
-	fnBegin   = fnPrefix + "begin"
 	fnEnd     = fnPrefix + "end"
-	fnHit     = fnPrefix + "hit"
 	fnAddTags = fnPrefix + "add_tags"
 	fnPrevent = fnPrefix + "prevent"
 	fnPhased  = fnPrefix + "phased"
@@ -47,9 +45,7 @@ func (r *Renderer) FuncMap() template.FuncMap {
 		"cache_timeout": cacheTimeout,
 		"cache_grace":   cacheGrace,
 		"cache_digest":  cacheDigest,
-		fnBegin:         r.begin,
 		fnEnd:           r.end,
-		fnHit:           r.hit,
 		fnAddTags:       r.addTags,
 		fnPrevent:       r.prevent,
 		fnPhased:        r.phased,
@@ -73,16 +69,11 @@ func notPrepared(name string) func(...any) (string, error) {
 // minute.)
 func (r *Renderer) executing() bool { return r.active.Load() > 0 }
 
-func (r *Renderer) begin(h handle) template.HTML { return h.block().marker(marker.Begin) }
-
-func (r *Renderer) hit(h handle) template.HTML { return h.block().marker(marker.Hit) }
-
 // end closes a miss. By now the stream processor must have claimed the
 // block (its Begin marker went out before the body): if it did not, the
 // marker never reached one — the block is not in HTML text context, or the
 // template runs outside ExecuteTemplate.
-func (r *Renderer) end(h handle) (template.HTML, error) {
-	blk := h.block()
+func (r *Renderer) end(blk *block) (template.HTML, error) {
 	if !blk.claimed.Load() {
 		r.blocks.drop(blk)
 		blk.build.Abort()
@@ -96,7 +87,7 @@ func (r *Renderer) end(h handle) (template.HTML, error) {
 // the tags go to its build directly; without (the block is in a calling
 // template, or the page is the only enclosing build) they travel in
 // markers to the stream processor.
-func (r *Renderer) addTags(h handle, loc string, args ...any) (template.HTML, error) {
+func (r *Renderer) addTags(blk *block, loc string, args ...any) (template.HTML, error) {
 	if !r.executing() {
 		return "", at(loc, identAddTags, ErrNotRenderer)
 	}
@@ -107,7 +98,7 @@ func (r *Renderer) addTags(h handle, loc string, args ...any) (template.HTML, er
 			return "", at(loc, identAddTags, err)
 		}
 	}
-	if blk := h.block(); blk != nil {
+	if blk != nil {
 		blk.build.AddTags(tags...)
 		return "", nil
 	}
@@ -115,11 +106,11 @@ func (r *Renderer) addTags(h handle, loc string, args ...any) (template.HTML, er
 }
 
 // prevent is {{ cache_tagging_prevent }}, passed like addTags.
-func (r *Renderer) prevent(h handle, loc string) (template.HTML, error) {
+func (r *Renderer) prevent(blk *block, loc string) (template.HTML, error) {
 	if !r.executing() {
 		return "", at(loc, identPrevent, ErrNotRenderer)
 	}
-	if blk := h.block(); blk != nil {
+	if blk != nil {
 		blk.build.Prevent()
 		return "", nil
 	}

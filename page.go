@@ -1,7 +1,7 @@
 package cachetagging
 
 import (
-	"bytes"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -140,12 +140,14 @@ func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Han
 			opt(&cfg)
 		}
 	}
-	base := []tmplcache.SetOption{tmplcache.TTL(ttl), tmplcache.Check(usablePageFor(r))}
-	if cfg.grace > 0 {
-		base = append(base, tmplcache.Grace(cfg.grace))
-	}
 	return func(next http.Handler) http.Handler {
-		return &pageCache{r: r, cfg: cfg, base: base, next: next}
+		p := &pageCache{r: r, cfg: cfg, next: next}
+		p.memo.on = !r.c.Shared()
+		p.base = []tmplcache.SetOption{tmplcache.TTL(ttl), tmplcache.Check(p.usable)}
+		if cfg.grace > 0 {
+			p.base = append(p.base, tmplcache.Grace(cfg.grace))
+		}
+		return p
 	}
 }
 
@@ -154,6 +156,7 @@ type pageCache struct {
 	cfg  pageConfig
 	base []tmplcache.SetOption // TTL, Check, Grace: the same for every page
 	next http.Handler
+	memo pageMemo
 }
 
 const pagePrefix = "page:"
@@ -222,7 +225,7 @@ func (p *pageCache) bypass(w http.ResponseWriter, req *http.Request) {
 
 // serveHit serves a stored page, running its holes for req.
 func (p *pageCache) serveHit(w http.ResponseWriter, req *http.Request, b *tmplcache.Build) {
-	page, err := decodePage(b.Value()) // Check read it already
+	page, err := p.memo.decode(b.Value()) // Check read it already
 	if err != nil {
 		b.Abort()
 		p.next.ServeHTTP(w, req)
@@ -318,36 +321,54 @@ func storableResponse(status int, h http.Header, now time.Time) bool {
 }
 
 // respond writes a page (stored, or just rendered) for req: headers, then
-// the body with its holes run. Holes run into a buffer first, so a hole
-// that fails makes a clean 500 instead of a cut response.
+// the body with its holes run. Every hole runs before the first byte is
+// sent, so a hole that fails makes a clean 500 instead of a cut response;
+// the page's text goes out as it is stored, uncopied.
 func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int, header http.Header, body doc,
 	state string, tags []string, age time.Duration) {
 	debug := p.r.debugOn(req.Context())
-	out := body.content
-	if body.holes > 0 || debug {
-		var buf bytes.Buffer
-		buf.Grow(len(body.content) + len(body.content)/8)
-		if err := p.r.expand(tmplcache.Detach(req.Context()), &buf, body, p.cfg.live(req), debug); err != nil {
+	out := holeOutputs.Get().(*holeOutput)
+	defer out.release()
+	if body.holes > 0 {
+		if err := out.run(p.r, tmplcache.Detach(req.Context()), body, p.cfg.live(req), debug); err != nil {
 			p.r.logger.Error("cachetagging: CachePage: a hole failed; the page is not served", "url", req.URL.String(), "err", err)
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			return
 		}
-		if debug {
-			buf.WriteString(pageAnnotation(req.URL.String(), state, tags, age))
-		}
-		out = buf.Bytes()
+	}
+	var note string
+	if debug {
+		note = pageAnnotation(req.URL.String(), state, tags, age)
 	}
 	h := w.Header()
-	for k, vs := range header {
-		h[k] = slices.Clone(vs)
-	}
+	copyHeader(h, header)
 	p.setHeaders(h, req, state, tags, age)
 	if bodyAllowed(status) {
-		h.Set("Content-Length", strconv.Itoa(len(out)))
+		n := len(body.content) - out.markers + out.buf.Len() + len(note)
+		h["Content-Length"] = []string{strconv.Itoa(n)}
 	}
 	w.WriteHeader(status)
-	if req.Method != http.MethodHead && bodyAllowed(status) {
-		_, _ = w.Write(out)
+	if req.Method == http.MethodHead || !bodyAllowed(status) {
+		return
+	}
+	out.write(w, body)
+	if note != "" {
+		_, _ = io.WriteString(w, note)
+	}
+}
+
+// copyHeader copies src into dst, all values in one allocation (each
+// slice capped, so an append never reaches its neighbour).
+func copyHeader(dst, src http.Header) {
+	n := 0
+	for _, vs := range src {
+		n += len(vs)
+	}
+	all := make([]string, 0, n)
+	for k, vs := range src {
+		start := len(all)
+		all = append(all, vs...)
+		dst[k] = all[start:len(all):len(all)]
 	}
 }
 
@@ -408,14 +429,20 @@ func headerKey(req *http.Request, names []string) string {
 	return b.String()
 }
 
-// usablePageFor is the check every page hit passes: a page (or vary table)
-// this process can read, whose holes it can run.
-func usablePageFor(r *Renderer) func([]byte) bool {
-	return func(v []byte) bool {
-		if _, ok := decodeVary(v); ok {
-			return true
-		}
-		page, err := decodePage(v)
-		return err == nil && r.usableHoles(page.body)
+// usable is the check every page hit passes: a page (or vary table) this
+// process can read, whose holes it can run.
+func (p *pageCache) usable(v []byte) bool {
+	if _, ok := decodeVary(v); ok {
+		return true
 	}
+	page, err := p.memo.decode(v)
+	if err != nil {
+		return false
+	}
+	if page.usable.Load() {
+		return true
+	}
+	ok := p.r.usableHoles(page.body)
+	page.usable.Store(ok) // once usable, always: handlers and sections are only ever added
+	return ok
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +35,7 @@ type storedPage struct {
 	body    doc // decoded; to encode: content and marks
 	content []byte
 	marks   []mark
+	usable  atomic.Bool // its holes were found runnable here
 }
 
 var errBadPage = errors.New("cachetagging: unreadable stored page")
@@ -42,7 +45,7 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func encodePage(p storedPage) []byte {
+func encodePage(p *storedPage) []byte {
 	b := make([]byte, 0, 64+len(p.content)+4*len(p.marks))
 	b = append(b, 'P', 2)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.created.UnixNano()))
@@ -91,8 +94,8 @@ func (r *pageReader) string() string {
 
 // decodePage reads a stored page. The body aliases b. A page whose status
 // is not one CachePage stores is unreadable: it is not ours to serve.
-func decodePage(b []byte) (storedPage, error) {
-	var p storedPage
+func decodePage(b []byte) (*storedPage, error) {
+	p := &storedPage{}
 	if len(b) < 12 || b[0] != 'P' || b[1] != 2 {
 		return p, errBadPage
 	}
@@ -142,4 +145,40 @@ func decodeVary(b []byte) ([]string, bool) {
 		return nil, true
 	}
 	return strings.Split(string(b[2:]), "\n"), true
+}
+
+// pageMemo remembers decoded pages by the identity of their stored bytes,
+// for a store in this process (which hands out the same bytes for the same
+// entry, never modified): a hit then decodes nothing. The memo holds the
+// bytes it is keyed by, so their address cannot be reused while it does.
+type pageMemo struct {
+	on bool
+	mu sync.Mutex
+	m  map[*byte]*storedPage
+}
+
+const maxPageMemo = 1024
+
+func (m *pageMemo) decode(v []byte) (*storedPage, error) {
+	if !m.on || len(v) == 0 {
+		return decodePage(v)
+	}
+	key := &v[0]
+	m.mu.Lock()
+	p := m.m[key]
+	m.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := decodePage(v)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= maxPageMemo {
+		m.m = make(map[*byte]*storedPage) // start over: simpler than LRU
+	}
+	m.m[key] = p
+	m.mu.Unlock()
+	return p, nil
 }

@@ -10,7 +10,7 @@ import (
 // FuzzDecodePage: any bytes decode or fail cleanly; what encodes decodes
 // back, holes where they were.
 func FuzzDecodePage(f *testing.F) {
-	f.Add(encodePage(storedPage{created: time.Unix(5, 0), status: 200,
+	f.Add(encodePage(&storedPage{created: time.Unix(5, 0), status: 200,
 		header:  http.Header{"Content-Type": {"text/html"}, "Vary": {"Cookie", "Accept"}},
 		content: []byte("<p>xHOLEy</p>"), marks: []mark{{off: 4, n: 4}}}),
 		"X-K", "v", []byte("body"), uint8(2))
@@ -28,14 +28,14 @@ func FuzzDecodePage(f *testing.F) {
 		if n := int(cut); n > 0 && n <= len(body) {
 			marks = []mark{{off: 0, n: n}}
 		}
-		in := storedPage{created: time.Unix(0, 42), status: 200, header: http.Header{name: {val, val}}, content: body, marks: marks}
+		in := &storedPage{created: time.Unix(0, 42), status: 200, header: http.Header{name: {val, val}}, content: body, marks: marks}
 		out, err := decodePage(encodePage(in))
 		if err != nil || !out.created.Equal(in.created) || out.status != in.status ||
 			!bytes.Equal(out.body.content, in.content) || out.body.holes != len(marks) ||
 			len(out.header[name]) != 2 || out.header[name][1] != val {
 			t.Fatalf("round trip: %v %+v", err, out)
 		}
-		if _, err := decodePage(encodePage(storedPage{status: 203, content: body})); err == nil {
+		if _, err := decodePage(encodePage(&storedPage{status: 203, content: body})); err == nil {
 			t.Fatal("a page of a status CachePage never stores must not read back")
 		}
 	})

@@ -202,7 +202,7 @@ func docOf(content []byte, marks []mark) doc {
 	return doc{table: table[k:], holes: len(marks), content: content}
 }
 
-func (rec *recorder) page() storedPage {
+func (rec *recorder) page() *storedPage {
 	h := rec.header.Clone()
 	for _, k := range []string{"Date", "Content-Length", "Age", "Set-Cookie"} {
 		h.Del(k)
@@ -210,5 +210,5 @@ func (rec *recorder) page() storedPage {
 	if rec.p.cfg.header != "" {
 		h.Del(rec.p.cfg.header)
 	}
-	return storedPage{created: time.Now(), status: rec.status, header: h, content: rec.body.Bytes(), marks: rec.marks}
+	return &storedPage{created: time.Now(), status: rec.status, header: h, content: rec.body.Bytes(), marks: rec.marks}
 }

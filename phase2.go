@@ -1,8 +1,10 @@
 package cachetagging
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"sync"
 
 	"github.com/cachetagging/cachetagging/internal/sections"
 )
@@ -47,6 +49,64 @@ func (r *Renderer) expand(ctx context.Context, w io.Writer, d doc, live any, deb
 			if err := r.runHole(ctx, w, hole, live, debug); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// holeOutput runs the holes of a document before any of it is sent, then
+// writes the text and the holes' output in order.
+type holeOutput struct {
+	buf     bytes.Buffer
+	ends    []int // where each hole's output ends in buf
+	markers int   // bytes of the markers the outputs replace
+}
+
+var holeOutputs = sync.Pool{New: func() any { return &holeOutput{} }}
+
+func (o *holeOutput) release() {
+	if o.buf.Cap() > 64<<10 {
+		return // a rare huge one: let it go
+	}
+	o.buf.Reset()
+	o.ends, o.markers = o.ends[:0], 0
+	holeOutputs.Put(o)
+}
+
+func (o *holeOutput) run(r *Renderer, ctx context.Context, d doc, live any, debug bool) error {
+	for s := d.segments(); ; {
+		_, hole, ok := s.next()
+		if !ok {
+			return nil
+		}
+		if hole != nil {
+			if err := r.runHole(ctx, &o.buf, hole, live, debug); err != nil {
+				return err
+			}
+			o.ends = append(o.ends, o.buf.Len())
+			o.markers += len(hole)
+		}
+	}
+}
+
+func (o *holeOutput) write(w io.Writer, d doc) {
+	out := o.buf.Bytes()
+	start, i := 0, 0
+	for s := d.segments(); ; {
+		text, hole, ok := s.next()
+		if !ok {
+			return
+		}
+		if len(text) > 0 {
+			if _, err := w.Write(text); err != nil {
+				return // the client is gone
+			}
+		}
+		if hole != nil {
+			if _, err := w.Write(out[start:o.ends[i]]); err != nil {
+				return
+			}
+			start = o.ends[i]
+			i++
 		}
 	}
 }

@@ -74,6 +74,7 @@ func (r *Renderer) Prepare(t *template.Template) error {
 		changed = append(changed, nt)
 	}
 	for name, d := range rw.descs {
+		d.settle()
 		rw.funcs[name] = d.fn()
 	}
 	t.Funcs(rw.funcs)
@@ -260,7 +261,7 @@ func (rw *rewriter) list(l *parse.ListNode) error {
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			body := slices.Clone(out[top.at+1:])
-			var repl parse.Node
+			var repl []parse.Node
 			var err error
 			if top.kind == startBlock {
 				repl, err = rw.cacheBlock(top.node, body)
@@ -270,7 +271,7 @@ func (rw *rewriter) list(l *parse.ListNode) error {
 			if err != nil {
 				return err
 			}
-			out = append(out[:top.at], repl)
+			out = append(out[:top.at], repl...)
 		case addTags, prevent:
 			fn := fnAddTags
 			if k == prevent {
@@ -299,14 +300,14 @@ func blockName(k kind) string {
 
 // cacheBlock turns {{cache_tagging ARGS}}BODY{{end_cache_tagging}} into
 //
-//	{{if $h := _cachetagging_open_ID PARENT DYNAMIC_ARGS}}{{_cachetagging_begin $h}}BODY{{_cachetagging_end $h}}
-//	{{else}}{{_cachetagging_hit $h}}{{end}}
+//	{{$h := _cachetagging_open_ID PARENT DYNAMIC_ARGS}}{{$h.Mark}}{{if $h.Miss}}BODY{{_cachetagging_end $h}}{{end}}
 //
 // so BODY runs, in place and in scope, only on a miss. The open function is
 // the block's own, bound to its descriptor (constant arguments evaluated
-// once); PARENT is the handle of the enclosing block of the same template,
-// or nil.
-func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) (parse.Node, error) {
+// once); PARENT is the enclosing block of the same template, or nil. $h.Mark
+// is the Hit marker, or the Begin marker of a miss: a field, printed
+// without a function call.
+func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]parse.Node, error) {
 	args := start.Pipe.Cmds[0].Args[1:]
 	if len(args) == 0 {
 		return nil, rw.errAt(start, ErrBadArgument, "cache_tagging needs a key")
@@ -337,24 +338,31 @@ func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) (pars
 	rw.descs[fn] = d
 
 	rw.vars++
-	name := "$__cachetagging" + strconv.Itoa(rw.vars)
+	name := varPrefix + strconv.Itoa(rw.vars)
 	pos, line := start.Pos, start.Line
-	v := func() *parse.VariableNode {
-		return &parse.VariableNode{NodeType: parse.NodeVariable, Pos: pos, Ident: []string{name}}
+	v := func(field ...string) *parse.VariableNode {
+		return &parse.VariableNode{NodeType: parse.NodeVariable, Pos: pos, Ident: append([]string{name}, field...)}
 	}
-	call := func(fn string, args ...parse.Node) *parse.ActionNode {
-		return action(pos, line, nil, fn, args...)
-	}
-	rw.adopt(body, v)
-	miss := append([]parse.Node{call(fnBegin, v())}, body...)
-	miss = append(miss, call(fnEnd, v()))
-	return &parse.IfNode{BranchNode: parse.BranchNode{
-		NodeType: parse.NodeIf, Pos: pos, Line: line,
-		Pipe:     action(pos, line, v(), fn, append([]parse.Node{nilNode(pos)}, dyn...)...).Pipe,
-		List:     list(pos, miss...),
-		ElseList: list(pos, call(fnHit, v())),
-	}}, nil
+	rw.adopt(body, func() *parse.VariableNode { return v() })
+	miss := append(body, action(pos, line, nil, fnEnd, v()))
+	open := action(pos, line, v(), fn, append([]parse.Node{nilNode(pos)}, dyn...)...)
+	d.call = open.Pipe.Cmds[0]
+	return []parse.Node{
+		open,
+		&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: &parse.PipeNode{
+			NodeType: parse.NodePipe, Pos: pos, Line: line,
+			Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{v("Mark")}}}}},
+		&parse.IfNode{BranchNode: parse.BranchNode{
+			NodeType: parse.NodeIf, Pos: pos, Line: line,
+			Pipe: &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Line: line,
+				Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{v("Miss")}}}},
+			List: list(pos, miss...),
+		}},
+	}, nil
 }
+
+// varPrefix names the variables the rewriting declares: $__cachetagging1...
+const varPrefix = "$__cachetagging"
 
 // blockID names a block's open function: the same in every process that
 // parsed the same template (its digest depends on it when blocks nest).
@@ -380,6 +388,9 @@ func (rw *rewriter) adopt(body []parse.Node, v func() *parse.VariableNode) {
 			}
 			if _, unset := c.Args[1].(*parse.NilNode); unset {
 				c.Args[1] = v()
+				if d := rw.descs[id.Ident]; d != nil {
+					d.nested = true
+				}
 			}
 		})
 	}
@@ -431,7 +442,7 @@ func evaluated[T any](v T, err error) (any, bool, error) { return v, err == nil,
 
 // phasedBlock cuts BODY out into a section and leaves its hole:
 // {{_cachetagging_phased "tmpl:line" "section" STASH...}}.
-func (rw *rewriter) phasedBlock(start *parse.ActionNode, body []parse.Node) (parse.Node, error) {
+func (rw *rewriter) phasedBlock(start *parse.ActionNode, body []parse.Node) ([]parse.Node, error) {
 	root := list(start.Pos, body...)
 	if err := rw.checkSectionScope(start, root); err != nil {
 		return nil, err
@@ -440,7 +451,7 @@ func (rw *rewriter) phasedBlock(start *parse.ActionNode, body []parse.Node) (par
 	rw.sections = append(rw.sections, &parse.Tree{Name: name, ParseName: rw.tree.ParseName, Root: root})
 	rw.sectionLocs[name] = rw.loc(start)
 	args := append([]parse.Node{str(start.Pos, rw.loc(start)), str(start.Pos, name)}, start.Pipe.Cmds[0].Args[1:]...)
-	return action(start.Pos, start.Line, nil, fnPhased, args...), nil
+	return []parse.Node{action(start.Pos, start.Line, nil, fnPhased, args...)}, nil
 }
 
 // checkSectionScope rejects variables of the enclosing scope in a phased

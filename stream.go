@@ -131,10 +131,11 @@ func (s *stream) authentic(m marker.Marker) bool {
 		// only where the marker's bytes end.
 		return s.r.holes.Verify(m.Raw)
 	case marker.Begin, marker.Hit:
-		s.found = s.r.blocks.find(m)
+		// The scanner calls Marker right after: take the block now.
+		s.found = s.r.blocks.take(m)
 		return s.found != nil
 	case marker.End:
-		return s.r.blocks.authentic(m, s.top())
+		return ends(m, s.top())
 	}
 	return s.r.tsigner.Valid(m)
 }
@@ -171,7 +172,6 @@ func (s *stream) Marker(m marker.Marker) error {
 	switch m.Kind {
 	case marker.Begin:
 		blk := s.found
-		s.r.blocks.claim(blk)
 		blk.build.Adopt(s.ctx, s.parent())
 		s.stack = append(s.stack, frame{blk: blk, start: len(s.buf), marks: len(s.marks)})
 		if s.debug {
@@ -181,7 +181,6 @@ func (s *stream) Marker(m marker.Marker) error {
 		return s.endFragment()
 	case marker.Hit:
 		blk := s.found
-		s.r.blocks.claim(blk)
 		blk.build.Adopt(s.ctx, s.parent())
 		_ = blk.build.End(s.ctx, nil) // passes its tags up
 		if !s.debug {
@@ -302,7 +301,6 @@ func (a *abandoner) Text([]byte) error { return nil }
 
 func (a *abandoner) Marker(m marker.Marker) error {
 	if m.Kind == marker.Begin || m.Kind == marker.Hit {
-		a.r.blocks.claim(a.found)
 		a.found.build.Abort()
 	}
 	return nil

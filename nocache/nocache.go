@@ -16,7 +16,8 @@ import (
 )
 
 // Func renders one hole: it writes the per-request content for call to w.
-// It runs on every request that outputs the hole, cached or not.
+// It runs on every request that outputs the hole, cached or not. Like an
+// http.ResponseWriter, w must not be used once the function returns.
 type Func func(ctx context.Context, w io.Writer, call Call) error
 
 // Call is one hole to render.
@@ -241,11 +242,17 @@ func (r *Registry) call(ctx context.Context, w io.Writer, call Call, depth int) 
 	if depth >= MaxDepth {
 		return fmt.Errorf("%w: %q at depth %d", ErrTooDeep, call.Name, depth)
 	}
-	out := r.newWriter(ctx, w, call.Live, depth+1)
+	// The handler writes through a Writer that expands holes in its output
+	// (nested holes); pooled, as a handler must not keep w once it returns.
+	out := writers.Get().(*Writer)
+	*out = Writer{r: r, ctx: ctx, w: w, live: call.Live, depth: depth + 1, sc: marker.Scanner{Authentic: r.auth}}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: %q: %v", ErrHandlerPanic, call.Name, p)
+			return // a panicking handler's writer is not reused
 		}
+		*out = Writer{}
+		writers.Put(out)
 	}()
 	if err := fn(ctx, out, call); err != nil {
 		return fmt.Errorf("nocache: handler %q: %w", call.Name, err)

@@ -3,6 +3,7 @@ package nocache
 import (
 	"context"
 	"io"
+	"sync"
 
 	"github.com/cachetagging/cachetagging/internal/marker"
 )
@@ -20,6 +21,8 @@ type Writer struct {
 	sc    marker.Scanner
 	err   error
 }
+
+var writers = sync.Pool{New: func() any { return new(Writer) }}
 
 // NewWriter returns a Writer expanding r's holes into w with live as every
 // [Call]'s Live.

@@ -28,10 +28,11 @@ import (
 type Build struct {
 	c       *Cache
 	key     string // store key; "" for a tracking scope
-	opts    setOptions
+	spec    *Spec  // key and options; nil for a tracking scope
 	hit     bool
 	graced  bool         // a hit served within its grace: the value is stale
 	meta    layout.Meta  // a hit's header (stored, expires...)
+	hitTags layout.Tags  // a hit's tags, read in place in the entry
 	value   []byte       // a hit's value; aliases store memory
 	start   time.Time    // when Begin (or Track) ran
 	reading layout.Stamp // the store's clock then (zero: none known)
@@ -41,32 +42,12 @@ type Build struct {
 
 	mu        sync.Mutex
 	deps      []dep // a handful: a slice beats a map
-	depBuf    [4]dep
+	depBuf    [2]dep
 	preRead   bool // data may predate Begin: its own reading says nothing
 	prevented bool
 	stale     bool // content may predate an invalidation: never store
 	unsure    bool // versions could not be checked: never store
 	ended     bool
-}
-
-// prepare validates a call and returns a build for it (not yet started).
-func (c *Cache) prepare(ctx context.Context, key string, opts []SetOption) (*Build, error) {
-	if c.err != nil {
-		return nil, c.err
-	}
-	if key == "" {
-		return nil, ErrEmptyKey
-	}
-	b := &Build{c: c, key: c.entryKey(key), tx: activeTx(ctx)}
-	b.opts.apply(opts) // in place: b is on the heap already
-	if b.opts.err != nil {
-		return nil, b.opts.err
-	}
-	if err := checkTags(b.opts.tags); err != nil {
-		return nil, err
-	}
-	b.deps = b.depBuf[:0]
-	return b, nil
 }
 
 // Begin reads key. On a hit the returned build holds the value; on a miss
@@ -76,23 +57,25 @@ func (c *Cache) prepare(ctx context.Context, key string, opts []SetOption) (*Bui
 // [WithFlightWait]) and reads again. Store errors are not returned: the
 // build goes on uncached. Errors are for bad input only.
 func (c *Cache) Begin(ctx context.Context, key string, opts ...SetOption) (*Build, error) {
-	b, err := c.prepare(ctx, key, opts)
-	if err != nil {
-		return nil, err
-	}
+	return c.Spec(key, opts...).Begin(ctx)
+}
+
+func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
+	b := s.newBuild(ctx)
 	b.parent = Current(ctx)
 	for waited := false; ; waited = true {
 		// Read the clock before the entry: a build that follows this miss
 		// loads its data after both.
 		b.reading = c.reading()
-		e, st, _ := c.load(ctx, b.key, b.deps[:0], b.opts.check)
+		now := c.now()
+		e, st, _ := c.load(ctx, b.key, s.opts.check, now)
 		switch st {
 		case fresh:
-			if !c.recomputeEarly(e.meta) {
+			if !c.recomputeEarly(e.meta, now) {
 				b.setHit(e, false)
 				return b, nil
 			}
-			if f, leader := c.flights.join(b.key, c.now(), c.cfg.flightWait); leader {
+			if f, leader := c.flights.join(b.key, now, c.cfg.flightWait); leader {
 				// This reader refreshes the entry ahead of its expiry; the
 				// value stays valid for everyone else meanwhile.
 				c.stats.earlyRebuilds.Add(1)
@@ -103,7 +86,7 @@ func (c *Cache) Begin(ctx context.Context, key string, opts ...SetOption) (*Buil
 			b.setHit(e, false) // someone refreshes it already
 			return b, nil
 		case inGrace:
-			f, leader := c.flights.join(b.key, c.now(), c.cfg.flightWait)
+			f, leader := c.flights.join(b.key, now, c.cfg.flightWait)
 			if !leader && !b.buildingSelf() {
 				c.stats.graceHits.Add(1)
 				b.setHit(e, true)
@@ -134,18 +117,18 @@ func (c *Cache) Begin(ctx context.Context, key string, opts ...SetOption) (*Buil
 }
 
 // setHit makes b a hit on e (graced: served within its grace, stale).
-func (b *Build) setHit(e decodedEntry, graced bool) {
-	b.hit, b.graced, b.meta, b.value, b.deps = true, graced, e.meta, e.value, e.deps
+func (b *Build) setHit(e entryView, graced bool) {
+	b.hit, b.graced, b.meta, b.value, b.hitTags = true, graced, e.meta, e.value, e.tags
 }
 
 // recomputeEarly applies the XFetch rule to a fresh entry: rebuild now
 // with probability exp(-(expires-now)/(delta·beta)), which is tiny until
 // the time left nears the entry's build time.
-func (c *Cache) recomputeEarly(m layout.Meta) bool {
+func (c *Cache) recomputeEarly(m layout.Meta, now time.Time) bool {
 	if c.cfg.beta <= 0 || m.Expires == 0 || m.Delta <= 0 {
 		return false
 	}
-	left := float64(m.Expires - c.now().UnixNano())
+	left := float64(m.Expires - now.UnixNano())
 	return left <= -float64(m.Delta)*c.cfg.beta*math.Log(1-rand.Float64())
 }
 
@@ -165,18 +148,15 @@ func (b *Build) buildingSelf() bool {
 // tags now, before any data is: those at least are then checked exactly.
 func (c *Cache) startBuild(ctx context.Context, b *Build) {
 	b.start = c.now()
-	if len(b.opts.tags) == 0 {
+	keys := b.spec.tagKeys
+	if len(keys) == 0 {
 		return
 	}
 	if h, _ := b.horizon(); h.Known() {
-		for _, t := range b.opts.tags {
-			b.dep(c.tagKey(t))
+		for _, k := range keys {
+			b.dep(k)
 		}
 		return
-	}
-	keys := make([]string, 0, len(b.opts.tags))
-	for _, t := range b.opts.tags {
-		keys = append(keys, c.tagKey(t))
 	}
 	recs, clk, err := c.readRecords(ctx, keys)
 	b.mu.Lock()
@@ -215,7 +195,7 @@ func (b *Build) End(ctx context.Context, value []byte) error {
 		if b.parent != nil {
 			// A hit's deps no longer change; one served within its grace
 			// is stale, and so is whatever encloses it.
-			b.parent.includeDeps(b.deps, b.graced)
+			b.parent.includeTags(b.hitTags, b.graced)
 		}
 		return nil
 	}

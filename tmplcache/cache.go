@@ -132,7 +132,7 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, st, err := c.load(ctx, c.entryKey(key), nil, nil)
+	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now())
 	if st == inGrace {
 		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
 	}
@@ -140,7 +140,7 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 		return nil, false, err
 	}
 	if p := Current(ctx); p != nil {
-		p.includeDeps(e.deps, false)
+		p.includeTags(e.tags, false)
 	}
 	return append([]byte(nil), e.value...), true, nil
 }
@@ -154,36 +154,36 @@ const (
 	inGrace           // invalid, but its grace lets it be served while one reader rebuilds
 )
 
-// load reads and judges an entry. Its deps and value alias store memory.
+// load reads and judges an entry. Its tags and value alias store memory.
 // check, if set, may reject a value this reader cannot use.
-func (c *Cache) load(ctx context.Context, skey string, deps []dep, check func([]byte) bool) (decodedEntry, readState, error) {
+func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (entryView, readState, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
 			c.stats.misses.Add(1)
-			return decodedEntry{}, missed, err
+			return entryView{}, missed, err
 		}
 	}
 	raw, recs, err := c.readEntry(ctx, skey)
 	if err != nil || raw == nil {
 		c.stats.misses.Add(1)
-		return decodedEntry{}, missed, err
+		return entryView{}, missed, err
 	}
-	e, err := decodeEntry(raw, deps)
+	e, err := viewEntry(raw)
 	if err != nil {
 		// An entry of another format (written before an upgrade) or
 		// damaged: a miss, rebuilt over.
 		c.stats.misses.Add(1)
 		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
-		return decodedEntry{}, missed, nil
+		return entryView{}, missed, nil
 	}
-	if len(recs) != len(e.deps) {
+	if len(recs) != e.tags.Len() {
 		c.stats.misses.Add(1)
-		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), len(e.deps))
+		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), e.tags.Len())
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
-		return decodedEntry{}, missed, nil
+		return entryView{}, missed, nil
 	}
-	st := c.judge(e, recs)
+	st := c.judge(e, recs, now)
 	if st != missed && check != nil && !check(e.value) {
 		c.stats.unusable.Add(1)
 		st = missed
@@ -201,11 +201,11 @@ func (c *Cache) load(ctx context.Context, skey string, deps []dep, check func([]
 // was built against, not expired), or within its grace: expired or
 // invalidated less than its grace ago. A tag record that is missing or
 // unreadable leaves no grace: nothing says when it changed.
-func (c *Cache) judge(e decodedEntry, recs [][]byte) readState {
-	now := c.now().UnixNano()
+func (c *Cache) judge(e entryView, recs [][]byte, at time.Time) readState {
+	now := at.UnixNano()
 	var changed int64 // the latest invalidation of a tag that changed
-	for i, d := range e.deps {
-		if layout.HasVersion(recs[i], d.ver) {
+	for i, tags := 0, e.tags; tags.Next(); i++ {
+		if layout.HasVersion(recs[i], tags.Version()) {
 			continue
 		}
 		t := layout.RecordTime(recs[i])
@@ -250,15 +250,16 @@ func (c *Cache) readEntry(ctx context.Context, skey string) ([]byte, [][]byte, e
 // from data that may change (it reads versions before the fill runs).
 // Inside a Fetch fill, Set's tags are checked against the fill's start.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, opts ...SetOption) error {
-	b, err := c.prepare(ctx, key, opts)
-	if err != nil {
-		return err
+	s := c.Spec(key, opts...)
+	if s.err != nil {
+		return s.err
 	}
+	b := s.newBuild(ctx)
 	b.start = c.now()
 	b.parent = Current(ctx)
 	b.mu.Lock()
-	for _, t := range b.opts.tags {
-		b.dep(c.tagKey(t)).timeCheck = b.parent != nil
+	for _, k := range s.tagKeys {
+		b.dep(k).timeCheck = b.parent != nil
 	}
 	b.mu.Unlock()
 	return b.End(ctx, value)

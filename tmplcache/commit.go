@@ -101,11 +101,11 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 		c.stats.prevented.Add(1)
 		return deps, nil
 	}
-	ttl := b.opts.ttl
+	ttl := b.spec.opts.ttl
 	if ttl == 0 {
 		ttl = c.cfg.defaultTTL
 	}
-	m := layout.Meta{Stored: now.UnixNano(), Delta: now.Sub(b.start), Grace: b.opts.grace}
+	m := layout.Meta{Stored: now.UnixNano(), Delta: now.Sub(b.start), Grace: b.spec.opts.grace}
 	storeTTL := ttl
 	if ttl > 0 {
 		m.Expires = now.Add(ttl).UnixNano()

@@ -37,6 +37,19 @@ type decodedEntry struct {
 	value []byte
 }
 
+// entryView is an entry as a hit reads it: its tags stay in the entry,
+// read in place when they are checked or passed on, never copied.
+type entryView struct {
+	meta  layout.Meta
+	tags  layout.Tags
+	value []byte
+}
+
+func viewEntry(raw []byte) (entryView, error) {
+	m, tags, value, err := layout.ReadEntry(raw)
+	return entryView{meta: m, tags: tags, value: value}, err
+}
+
 // encodeEntry builds a new buffer; value is copied, so the caller keeps it.
 func encodeEntry(m layout.Meta, deps []dep, value []byte) []byte {
 	ld := make([]layout.Dep, len(deps))
@@ -48,13 +61,12 @@ func encodeEntry(m layout.Meta, deps []dep, value []byte) []byte {
 
 // decodeEntry decodes raw, appending its tags to deps.
 func decodeEntry(raw []byte, deps []dep) (decodedEntry, error) {
-	var buf [8]layout.Dep
-	m, ld, value, err := layout.DecodeEntry(raw, buf[:0])
+	m, tags, value, err := layout.ReadEntry(raw)
 	if err != nil {
 		return decodedEntry{}, err
 	}
-	for _, d := range ld {
-		deps = append(deps, dep{key: d.Key, ver: d.Ver, hasVer: true})
+	for tags.Next() {
+		deps = append(deps, dep{key: tags.Key(), ver: tags.Version(), hasVer: true})
 	}
 	return decodedEntry{meta: m, deps: deps, value: value}, nil
 }

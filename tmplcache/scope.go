@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
 
 // The scope of a build travels in a context: the fill of [Cache.Fetch] gets
@@ -142,9 +144,12 @@ func (b *Build) MarkPreRead() {
 func (b *Build) Tags() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	tags := make([]string, 0, len(b.deps))
+	tags := make([]string, 0, len(b.deps)+b.hitTags.Len())
 	for _, d := range b.deps {
 		tags = append(tags, b.c.tagName(d.key))
+	}
+	for t := b.hitTags; t.Next(); {
+		tags = append(tags, b.c.tagName(t.Key()))
 	}
 	slices.Sort(tags)
 	return tags
@@ -197,6 +202,25 @@ func (b *Build) includeDeps(deps []dep, stale bool) {
 			s.ver, s.hasVer = d.ver, true
 		case s.ver != d.ver:
 			b.stale = true // two parts built against different versions
+		}
+	}
+}
+
+// includeTags is includeDeps for the tags of an entry read in place.
+func (b *Build) includeTags(tags layout.Tags, stale bool) {
+	if b.c.cfg.ignoreDescendants {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stale = b.stale || stale
+	for tags.Next() {
+		s := b.dep(tags.Key())
+		switch v := tags.Version(); {
+		case !s.hasVer:
+			s.ver, s.hasVer = v, true
+		case s.ver != v:
+			b.stale = true
 		}
 	}
 }

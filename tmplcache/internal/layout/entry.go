@@ -87,9 +87,55 @@ func saturate(d time.Duration) uint32 {
 // DecodeEntry reads an entry without copying it: the keys and the value
 // alias raw, which stores never modify once written. deps is appended to.
 func DecodeEntry(raw []byte, deps []Dep) (Meta, []Dep, []byte, error) {
+	m, tags, value, err := ReadEntry(raw)
+	if err != nil {
+		return m, deps, nil, err
+	}
+	for tags.Next() {
+		deps = append(deps, Dep{Key: tags.Key(), Ver: tags.Version()})
+	}
+	return m, deps, value, nil
+}
+
+// Tags iterates over an entry's tags (see [ReadEntry]), in order.
+type Tags struct {
+	table []byte
+	left  int
+	key   string
+	ver   Version
+}
+
+// Len returns the number of tags not yet read.
+func (t *Tags) Len() int { return t.left }
+
+// Next moves to the next tag; false at the end.
+func (t *Tags) Next() bool {
+	if t.left == 0 {
+		return false
+	}
+	t.left--
+	kl := int(binary.BigEndian.Uint16(t.table))
+	t.key = ""
+	if kl > 0 {
+		t.key = unsafe.String(&t.table[2], kl)
+	}
+	copy(t.ver[:], t.table[2+kl:])
+	t.table = t.table[2+kl+VersionLen:]
+	return true
+}
+
+// Key returns the tag record's key (aliasing the entry).
+func (t *Tags) Key() string { return t.key }
+
+// Version returns the version the value was built against.
+func (t *Tags) Version() Version { return t.ver }
+
+// ReadEntry reads an entry's header, checks its tag table and returns an
+// iterator over it and the value, without copying or allocating.
+func ReadEntry(raw []byte) (Meta, Tags, []byte, error) {
 	var m Meta
 	if len(raw) < EntryHeaderLen || raw[0] != EntryFormat {
-		return m, deps, nil, ErrEntry
+		return m, Tags{}, nil, ErrEntry
 	}
 	m.Stored = int64(binary.BigEndian.Uint64(raw[1:9]))
 	m.Expires = int64(binary.BigEndian.Uint64(raw[9:17]))
@@ -98,24 +144,17 @@ func DecodeEntry(raw []byte, deps []Dep) (Meta, []Dep, []byte, error) {
 	n := binary.BigEndian.Uint32(raw[25:29])
 	p := EntryHeaderLen
 	if uint64(n)*(2+VersionLen) > uint64(len(raw)-p) {
-		return m, deps, nil, ErrEntry // cannot hold n tags: do not allocate for them
+		return m, Tags{}, nil, ErrEntry // cannot hold n tags
 	}
 	for range n {
 		if len(raw)-p < 2 {
-			return m, deps, nil, ErrEntry
+			return m, Tags{}, nil, ErrEntry
 		}
 		kl := int(binary.BigEndian.Uint16(raw[p:]))
-		p += 2
-		if len(raw)-p < kl+VersionLen {
-			return m, deps, nil, ErrEntry
+		if len(raw)-p-2 < kl+VersionLen {
+			return m, Tags{}, nil, ErrEntry
 		}
-		var d Dep
-		if kl > 0 {
-			d.Key = unsafe.String(&raw[p], kl)
-		}
-		copy(d.Ver[:], raw[p+kl:])
-		p += kl + VersionLen
-		deps = append(deps, d)
+		p += 2 + kl + VersionLen
 	}
-	return m, deps, raw[p:], nil
+	return m, Tags{table: raw[EntryHeaderLen:p], left: int(n)}, raw[p:], nil
 }

@@ -1,0 +1,57 @@
+package tmplcache
+
+import "context"
+
+// Spec is a key with its options, checked once. An engine that reads the
+// same key with the same options over and over (a template block whose key
+// and tags are constants) prepares a Spec once and begins each read from
+// it, without applying the options or building the store key again. A Spec
+// is immutable and safe for concurrent use.
+type Spec struct {
+	c       *Cache
+	key     string   // store key
+	tagKeys []string // store keys of the tags' records
+	opts    setOptions
+	err     error
+}
+
+// Spec prepares key with opts for [Spec.Begin]. Bad input (an empty key,
+// a bad tag or option) is reported by each Begin.
+func (c *Cache) Spec(key string, opts ...SetOption) *Spec {
+	s := &Spec{c: c}
+	s.opts.apply(opts)
+	switch {
+	case c.err != nil:
+		s.err = c.err
+	case key == "":
+		s.err = ErrEmptyKey
+	case s.opts.err != nil:
+		s.err = s.opts.err
+	default:
+		s.err = checkTags(s.opts.tags)
+	}
+	if s.err != nil {
+		return s
+	}
+	s.key = c.entryKey(key)
+	s.tagKeys = make([]string, len(s.opts.tags))
+	for i, t := range s.opts.tags {
+		s.tagKeys[i] = c.tagKey(t)
+	}
+	return s
+}
+
+// Begin is [Cache.Begin] of the prepared key and options.
+func (s *Spec) Begin(ctx context.Context) (*Build, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.c.begin(ctx, s)
+}
+
+// newBuild returns a build of s, not yet started.
+func (s *Spec) newBuild(ctx context.Context) *Build {
+	b := &Build{c: s.c, key: s.key, spec: s, tx: activeTx(ctx)}
+	b.deps = b.depBuf[:0]
+	return b
+}
