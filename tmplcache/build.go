@@ -44,6 +44,7 @@ type Build struct {
 	deps      []dep // a handful: a slice beats a map
 	depBuf    [2]dep
 	preRead   bool // data may predate Begin: its own reading says nothing
+	given     bool // Set's value, not built here: no reading of its own
 	prevented bool
 	stale     bool // content may predate an invalidation: never store
 	unsure    bool // versions could not be checked: never store
@@ -143,19 +144,22 @@ func (b *Build) buildingSelf() bool {
 	return false
 }
 
-// startBuild readies a miss. When nothing gives the build a clock reading
-// (a store without a clock, or none seen yet), it reads the versions of its
-// tags now, before any data is: those at least are then checked exactly.
+// startBuild readies a miss. A build whose chain has a clock reading needs
+// nothing more. Otherwise (this process has not seen the store's clock
+// yet, or the store has none) it reads the versions of its tags now, before
+// any data is, with the clock in the same batch (creating it if no
+// invalidation ever did): that is its reading.
 func (c *Cache) startBuild(ctx context.Context, b *Build) {
 	b.start = c.now()
 	keys := b.spec.tagKeys
-	if len(keys) == 0 {
-		return
-	}
-	if h, _ := b.horizon(); h.Known() {
+	if h, _, _ := b.horizon(); h.Known() {
 		for _, k := range keys {
 			b.dep(k)
 		}
+		return
+	}
+	if len(keys) == 0 {
+		b.reading = c.syncClock(ctx)
 		return
 	}
 	recs, clk, err := c.readRecords(ctx, keys)
@@ -164,6 +168,9 @@ func (c *Cache) startBuild(ctx context.Context, b *Build) {
 	if err != nil {
 		b.unsure = true
 		return
+	}
+	if !clk.Known() {
+		clk = c.syncClock(ctx)
 	}
 	b.reading = clk // read before the data too
 	for i, k := range keys {

@@ -257,6 +257,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, opts ...SetOp
 	b := s.newBuild(ctx)
 	b.start = c.now()
 	b.parent = Current(ctx)
+	b.given = true
 	b.mu.Lock()
 	for _, k := range s.tagKeys {
 		b.dep(k).timeCheck = b.parent != nil

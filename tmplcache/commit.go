@@ -13,21 +13,25 @@ import (
 // horizon returns what b's data is known to be newer than: the clock
 // reading of its outermost build that has one (b's own only if its data
 // was read after it began), and the earliest start among b and its
-// ancestors (for stores without a clock, compared with a margin).
-func (b *Build) horizon() (layout.Stamp, time.Time) {
-	var h layout.Stamp
-	t := b.start
+// ancestors (for stores without a clock, compared with a margin). tracked
+// reports whether some build of the chain began before the data was read
+// (a tracking scope, a page, a Fetch), whether or not it got a reading.
+func (b *Build) horizon() (h layout.Stamp, tracked bool, t time.Time) {
+	t = b.start
 	for x := b; x != nil; x = x.parent {
 		x.mu.Lock()
-		if !x.preRead && x.reading.Known() {
-			h = x.reading
+		if !x.preRead && !x.given {
+			tracked = true
+			if x.reading.Known() {
+				h = x.reading
+			}
 		}
 		x.mu.Unlock()
 		if !x.start.IsZero() && x.start.Before(t) {
 			t = x.start
 		}
 	}
-	return h, t
+	return h, tracked, t
 }
 
 // commit decides whether the built value may be stored, and stores it.
@@ -55,20 +59,32 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 		return deps, nil
 	}
 	var recs []layout.Record
+	h, tracked, start := b.horizon()
 	if len(deps) > 0 {
 		keys := make([]string, len(deps))
 		for i, d := range deps {
 			keys[i] = d.key
 		}
 		var err error
-		if recs, _, err = c.readRecords(ctx, keys); err != nil {
+		var clk layout.Stamp
+		if recs, clk, err = c.readRecords(ctx, keys); err != nil {
 			c.stats.skippedUnsure.Add(1)
 			b.markUnsure()
 			return deps, err
 		}
+		if c.seq != nil && tracked && !h.Known() {
+			// Tracked, but the store's clock could not be read then (the
+			// store failed): the wall clock cannot stand in for it,
+			// machines disagree. Not stored.
+			if !clk.Known() {
+				c.syncClock(ctx)
+			}
+			c.stats.skippedUnsure.Add(1)
+			b.markUnsure()
+			return deps, nil
+		}
 	}
 	now := c.now()
-	h, start := b.horizon()
 	limit := start.Add(-c.cfg.skew).UnixNano()
 	checkKnown := preRead || b.parent != nil
 	if !h.Known() && checkKnown && c.seq != nil {

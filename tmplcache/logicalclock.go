@@ -24,6 +24,25 @@ func (c *Cache) reading() layout.Stamp {
 	return layout.Stamp{}
 }
 
+// syncClock returns a reading, fetching the clock (or creating it, if no
+// invalidation ever did) when this process has seen none yet: once per
+// process, at its first tracked request or build.
+func (c *Cache) syncClock(ctx context.Context) layout.Stamp {
+	if r := c.reading(); r.Known() || c.seq == nil {
+		return r
+	}
+	raw, err := c.storeGet(ctx, []string{c.clockKey})
+	if err != nil {
+		return layout.Stamp{}
+	}
+	if clk, ok := layout.DecodeClock(raw[0]); ok {
+		c.observe(clk)
+	} else {
+		_ = c.storeInvalidate(ctx, nil) // an invalidation of no tag starts the clock
+	}
+	return c.reading()
+}
+
 // observe records a clock value a store reply showed. Within an epoch the
 // larger value wins; a value of another epoch replaces the reading (the
 // clock was lost and restarted, or this is a straggler from before: either

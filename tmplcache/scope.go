@@ -62,15 +62,15 @@ func Prevent(ctx context.Context) {
 // any of it was prevented (Django cache-tagging's request.cache_tagging).
 //
 // Tracking is what makes invalidation ordering exact: the scope takes a
-// reading of the store's logical clock now (an atomic load, no round
-// trip), and every build under it treats its data as read from that moment
-// on — which is true when the scope starts before the handler loads any
+// reading of the store's logical clock now (an atomic load; only the
+// first one in a process may fetch the clock), and every build under it
+// treats its data as read from that moment on — which is true when the scope starts before the handler loads any
 // data. So wrap requests as early as possible (cachetagging.Track,
 // cachetagging.CachePage and cachetagging.TransactionMiddleware do). Call
 // [Build.End] (with nil) when done to pass what it collected to its own
 // parent.
 func (c *Cache) Track(ctx context.Context) (context.Context, *Build) {
-	b := &Build{c: c, start: c.now(), reading: c.reading(), parent: Current(ctx), tx: activeTx(ctx)}
+	b := &Build{c: c, start: c.now(), reading: c.syncClock(ctx), parent: Current(ctx), tx: activeTx(ctx)}
 	b.deps = b.depBuf[:0]
 	return b.Context(ctx), b
 }

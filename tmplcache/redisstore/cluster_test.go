@@ -224,6 +224,10 @@ func TestClusterRoundTrips(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, ok)
 		}},
+		{"a tracked request's clock reading costs nothing", 0, func(t *testing.T) {
+			ctx, scope := cache.Track(ctx)
+			require.NoError(t, scope.End(ctx, nil))
+		}},
 		{"a miss costs one GET", 1, func(t *testing.T) {
 			_, ok, err := cache.Get(ctx, "absent")
 			require.NoError(t, err)

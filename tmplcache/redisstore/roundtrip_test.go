@@ -60,6 +60,10 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					require.NoError(t, err)
 					require.False(t, ok)
 				}},
+				{"a tracked request's clock reading", 0, func(t *testing.T) {
+					ctx, scope := cache.Track(ctx) // an atomic load: the clock seen last
+					require.NoError(t, scope.End(ctx, nil))
+				}},
 				{"invalidating one tag", 1, func(t *testing.T) {
 					require.NoError(t, cache.InvalidateTags(ctx, "t1"))
 				}},
