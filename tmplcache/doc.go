@@ -43,7 +43,8 @@
 //
 // # Stores
 //
-// [MemoryStore] (in-process, the default) and the shared stores in
+// [MemoryStore] (in-process, the default, within a byte budget:
+// [MaxBytes]) and the shared stores in
 // tmplcache/redisstore and tmplcache/memcachestore implement [Store];
 // tmplcache/storetest is the conformance suite they pass. The entry layout
 // remote stores may parse (to read an entry and its tag records at once) is:

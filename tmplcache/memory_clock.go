@@ -21,6 +21,9 @@ var _ Sequencer = (*MemoryStore)(nil)
 // Invalidate implements [Sequencer]: the clock advances and the records are
 // written under one mutex, so stamps never go backwards.
 func (m *MemoryStore) Invalidate(ctx context.Context, clock string, inv []Invalidation) ([]byte, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
 	mc := &m.clocks
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
