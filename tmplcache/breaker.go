@@ -113,9 +113,11 @@ func (b *breaker) failure(now time.Time) breakerChange {
 // callCtx bounds one store call. Local stores never wait on I/O, so they
 // skip the timer (and its allocations) on the hot path.
 func (c *Cache) callCtx(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	if err := c.br.allow(c.now()); err != nil {
-		c.stats.shortCircuits.Add(1)
-		return nil, nil, err
+	if c.br.state.Load() != breakerClosed { // the clock is read only when it matters
+		if err := c.br.allow(c.now()); err != nil {
+			c.stats.shortCircuits.Add(1)
+			return nil, nil, err
+		}
 	}
 	if c.local {
 		return ctx, nil, nil
@@ -173,12 +175,12 @@ func (c *Cache) storeGet(ctx context.Context, keys []string) ([][]byte, error) {
 	return vals, c.done(ctx, cancel, "get", err)
 }
 
-func (c *Cache) storeGetEntry(ctx context.Context, key string) ([]byte, [][]byte, error) {
+func (c *Cache) storeGetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
 	cctx, cancel, err := c.callCtx(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, tags, err := c.entries.GetEntry(cctx, key)
+	raw, tags, err := c.entries.GetEntry(cctx, key, recs)
 	return raw, tags, c.done(ctx, cancel, "get", err)
 }
 

@@ -43,6 +43,7 @@ type Build struct {
 	mu        sync.Mutex
 	deps      []dep // a handful: a slice beats a map
 	depBuf    [2]dep
+	recBuf    [6][]byte // a hit's tag records, read once
 	preRead   bool // data may predate Begin: its own reading says nothing
 	given     bool // Set's value, not built here: no reading of its own
 	prevented bool
@@ -69,7 +70,7 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 		// loads its data after both.
 		b.reading = c.reading()
 		now := c.now()
-		e, st, _ := c.load(ctx, b.key, s.opts.check, now)
+		e, st, _ := c.load(ctx, b.key, s.opts.check, now, b.recBuf[:0])
 		switch st {
 		case fresh:
 			if !c.recomputeEarly(e.meta, now) {

@@ -132,7 +132,7 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now())
+	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now(), nil)
 	if st == inGrace {
 		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
 	}
@@ -156,7 +156,8 @@ const (
 
 // load reads and judges an entry. Its tags and value alias store memory.
 // check, if set, may reject a value this reader cannot use.
-func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (entryView, readState, error) {
+// recs is a buffer for the tag records.
+func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, recs [][]byte) (entryView, readState, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
@@ -164,7 +165,7 @@ func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, 
 			return entryView{}, missed, err
 		}
 	}
-	raw, recs, err := c.readEntry(ctx, skey)
+	raw, recs, err := c.readEntry(ctx, skey, recs)
 	if err != nil || raw == nil {
 		c.stats.misses.Add(1)
 		return entryView{}, missed, err
@@ -225,9 +226,9 @@ func (c *Cache) judge(e entryView, recs [][]byte, at time.Time) readState {
 	return inGrace
 }
 
-func (c *Cache) readEntry(ctx context.Context, skey string) ([]byte, [][]byte, error) {
+func (c *Cache) readEntry(ctx context.Context, skey string, recs [][]byte) ([]byte, [][]byte, error) {
 	if c.entries != nil {
-		return c.storeGetEntry(ctx, skey)
+		return c.storeGetEntry(ctx, skey, recs)
 	}
 	vals, err := c.storeGet(ctx, []string{skey})
 	if err != nil || vals[0] == nil {
@@ -240,7 +241,7 @@ func (c *Cache) readEntry(ctx context.Context, skey string) ([]byte, [][]byte, e
 	if len(keys) == 0 {
 		return vals[0], nil, nil
 	}
-	recs, err := c.storeGet(ctx, keys)
+	recs, err = c.storeGet(ctx, keys)
 	return vals[0], recs, err
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
 
 // MemoryStore is the embedded default [Store]: a map in this process,
@@ -171,24 +173,22 @@ func (m *MemoryStore) Get(ctx context.Context, keys []string) ([][]byte, error) 
 }
 
 // GetEntry implements [EntryGetter]: the entry and its tag records in one call.
-func (m *MemoryStore) GetEntry(ctx context.Context, key string) ([]byte, [][]byte, error) {
+func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
 	if m.err != nil {
-		return nil, nil, m.err
+		return nil, recs, m.err
 	}
 	raw := m.get(key)
 	if raw == nil {
-		return nil, nil, nil
+		return nil, recs, nil
 	}
-	var buf [8]dep
-	e, err := decodeEntry(raw, buf[:0])
+	_, tags, _, err := layout.ReadEntry(raw)
 	if err != nil {
-		return raw, nil, nil // the cache reports the corruption
+		return raw, recs, nil // the cache reports the corruption
 	}
-	tags := make([][]byte, len(e.deps))
-	for i, d := range e.deps {
-		tags[i] = m.get(d.key)
+	for tags.Next() {
+		recs = append(recs, m.get(tags.Key()))
 	}
-	return raw, tags, nil
+	return raw, recs, nil
 }
 
 // Set implements [Store].

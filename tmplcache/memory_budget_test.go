@@ -213,7 +213,7 @@ func TestMemoryStoreOptions(t *testing.T) {
 		_, err := s.Get(ctx, []string{"k"})
 		require.ErrorIs(t, err, tmplcache.ErrBadOption)
 		require.ErrorContains(t, err, "MaxBytes(-1)")
-		_, _, err = s.GetEntry(ctx, "k")
+		_, _, err = s.GetEntry(ctx, "k", nil)
 		require.ErrorIs(t, err, tmplcache.ErrBadOption)
 		require.ErrorIs(t, s.Set(ctx, []tmplcache.Item{{Key: "k", Value: []byte("v")}}), tmplcache.ErrBadOption)
 		require.ErrorIs(t, s.Add(ctx, []tmplcache.Item{{Key: "k", Value: []byte("v")}}), tmplcache.ErrBadOption)

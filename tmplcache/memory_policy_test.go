@@ -159,7 +159,7 @@ func TestMemoryStoreInternals(t *testing.T) {
 					case 2, 3:
 						err = m.Set(ctx, []Item{{Key: k, Value: val[:r.IntN(len(val))], TTL: time.Duration(r.IntN(2)) * time.Hour}})
 					default:
-						_, _, err = m.GetEntry(ctx, k)
+						_, _, err = m.GetEntry(ctx, k, nil)
 						m.get(k)
 					}
 					if err != nil {

@@ -40,14 +40,15 @@ type Item struct {
 	TTL   time.Duration
 }
 
-// EntryGetter is an optional [Store] extension for remote stores: it reads
-// an entry together with the tag records the entry depends on, in one round
-// trip. The tag record keys are found in the entry itself with [EntryTagKeys]
-// (a Lua script can parse the same layout: see the package documentation).
-// tags[i] is the record of the i-th key EntryTagKeys returns, or nil.
-// A missing entry returns (nil, nil, nil).
+// EntryGetter is an optional [Store] extension: it reads an entry together
+// with the tag records the entry depends on, in one round trip. The tag
+// record keys are found in the entry itself with [EntryTagKeys] (a Lua
+// script can parse the same layout). GetEntry appends the records to recs
+// (a buffer of the caller's, which may be nil) and returns it: the i-th
+// appended is the record of the i-th key EntryTagKeys returns, or nil. A
+// missing entry returns (nil, recs, nil).
 type EntryGetter interface {
-	GetEntry(ctx context.Context, key string) (entry []byte, tags [][]byte, err error)
+	GetEntry(ctx context.Context, key string, recs [][]byte) (entry []byte, tags [][]byte, err error)
 }
 
 // Local is an optional [Store] extension. A store whose Local method returns

@@ -185,12 +185,12 @@ func TestClusterRejectsTheSingleNodeCommands(t *testing.T) {
 	require.NoError(t, cache.Set(ctx, key, []byte("v"), tmplcache.Tags("a", "b", "c")))
 
 	wrong := &Store{client: c, script: true} // what New must not build for a cluster
-	_, _, err = wrong.GetEntry(ctx, ns+":e:"+key)
+	_, _, err = wrong.GetEntry(ctx, ns+":e:"+key, nil)
 	require.ErrorContains(t, err, "non local key")
 	_, err = wrong.Get(ctx, []string{ns + ":e:a", ns + ":e:b", ns + ":e:c"})
 	require.ErrorContains(t, err, "CROSSSLOT")
 
-	entry, recs, err := good.GetEntry(ctx, ns+":e:"+key)
+	entry, recs, err := good.GetEntry(ctx, ns+":e:"+key, nil)
 	require.NoError(t, err)
 	require.NotNil(t, entry)
 	require.Len(t, recs, 3)

@@ -35,7 +35,7 @@ func TestCallsEndWithTheirContext(t *testing.T) {
 			return s.Add(ctx, []tmplcache.Item{{Key: "a", Value: []byte("v")}})
 		}},
 		{"Delete", func(ctx context.Context, s *Store) error { return s.Delete(ctx, []string{"a", "b"}) }},
-		{"GetEntry", func(ctx context.Context, s *Store) error { _, _, err := s.GetEntry(ctx, "a"); return err }},
+		{"GetEntry", func(ctx context.Context, s *Store) error { _, _, err := s.GetEntry(ctx, "a", nil); return err }},
 	}
 	for _, mode := range []struct {
 		name string

@@ -56,9 +56,9 @@ var entryScript = redis.NewScript(entryScriptSrc)
 // [WithoutScript], it reads the entry, finds its tag record keys with
 // [tmplcache.EntryTagKeys], and reads them: two round trips. A missing
 // entry is (nil, nil, nil).
-func (s *Store) GetEntry(ctx context.Context, key string) (entry []byte, tags [][]byte, err error) {
+func (s *Store) GetEntry(ctx context.Context, key string, recs [][]byte) (entry []byte, tags [][]byte, err error) {
 	if s.client == nil {
-		return nil, nil, ErrNilClient
+		return nil, recs, ErrNilClient
 	}
 	r, err := await(ctx, func(ctx context.Context) (entryReply, error) {
 		if s.script {
@@ -66,7 +66,7 @@ func (s *Store) GetEntry(ctx context.Context, key string) (entry []byte, tags []
 		}
 		return s.getEntryTwice(ctx, key)
 	})
-	return r.entry, r.tags, wrap("get entry", err)
+	return r.entry, append(recs, r.tags...), wrap("get entry", err)
 }
 
 type entryReply struct {

@@ -81,7 +81,7 @@ func checkEntryScript(t *testing.T, c redis.UniversalClient, s *Store, entryKey 
 		}
 	}
 	require.NoError(t, s.Set(ctx, []tmplcache.Item{{Key: entryKey, Value: raw}}))
-	entry, recs, err := s.GetEntry(ctx, entryKey)
+	entry, recs, err := s.GetEntry(ctx, entryKey, nil)
 	require.NoError(t, err)
 	require.Equal(t, raw, entry)
 	if decodeErr != nil || len(keys) == 0 {

@@ -92,7 +92,7 @@ func TestNilClient(t *testing.T) {
 			require.ErrorIs(t, s.Set(ctx, []tmplcache.Item{{Key: "k"}}), ErrNilClient)
 			require.ErrorIs(t, s.Add(ctx, []tmplcache.Item{{Key: "k"}}), ErrNilClient)
 			require.ErrorIs(t, s.Delete(ctx, []string{"k"}), ErrNilClient)
-			_, _, err = s.GetEntry(ctx, "k")
+			_, _, err = s.GetEntry(ctx, "k", nil)
 			require.ErrorIs(t, err, ErrNilClient)
 		})
 	}
@@ -190,7 +190,7 @@ func TestServerErrorsAreReturnedWrapped(t *testing.T) {
 			check("set", s.Set(ctx, []tmplcache.Item{{Key: "k"}, {Key: "l"}}))
 			check("add", s.Add(ctx, []tmplcache.Item{{Key: "k"}}))
 			check("delete", s.Delete(ctx, []string{"k", "l"}))
-			_, _, err = s.GetEntry(ctx, "k")
+			_, _, err = s.GetEntry(ctx, "k", nil)
 			check("get entry", err)
 			var redisErr redis.Error
 			require.True(t, errors.As(err, &redisErr), "the server's error stays reachable: %T", err)
