@@ -98,14 +98,19 @@ func (c *Cache) tagKey(tag string) string { return c.tagPrefix + tag }
 
 func (c *Cache) tagName(key string) string { return key[len(c.tagPrefix):] }
 
+// checkTags checks the tags of one entry: each, and how many.
 func checkTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("%w: %d tags on one entry (at most %d)", ErrBadTag, len(tags), MaxTags)
+	}
+	return checkEachTag(tags)
+}
+
+func checkEachTag(tags []string) error {
 	for _, t := range tags {
 		if t == "" || len(t) > MaxTagLen {
 			return fmt.Errorf("%w: %q (tags are 1 to %d bytes)", ErrBadTag, truncate(t, 40), MaxTagLen)
 		}
-	}
-	if len(tags) > MaxTags {
-		return fmt.Errorf("%w: %d tags on one entry (at most %d)", ErrBadTag, len(tags), MaxTags)
 	}
 	return nil
 }

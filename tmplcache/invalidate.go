@@ -25,8 +25,8 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := checkTags(tags); err != nil {
-		return err
+	if err := checkEachTag(tags); err != nil {
+		return err // any number of tags: MaxTags bounds an entry, not a call
 	}
 	if len(tags) == 0 {
 		return nil

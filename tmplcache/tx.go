@@ -41,6 +41,11 @@ func activeTx(ctx context.Context) *Tx {
 	return activeTxFrom(tx)
 }
 
+// InTransaction reports whether ctx carries a cache transaction that has
+// not ended ([Cache.Transaction], [Cache.BeginTx]): invalidations made with
+// ctx then lock their tags until it ends.
+func InTransaction(ctx context.Context) bool { return activeTx(ctx) != nil }
+
 // BeginTx begins a transaction; invalidations made with the returned
 // context belong to it. End it with [Tx.End] (middleware that cannot wrap
 // a function uses this pair; others use [Cache.Transaction]).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -9,9 +10,11 @@ import (
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"gorm.io/gorm"
 
 	"github.com/cachetagging/cachetagging"
 	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/cachetagging/cachetagging/tmplcache/gormtags"
 )
 
 //go:embed templates/*.html
@@ -21,34 +24,42 @@ var templateFS embed.FS
 // pages: this is a safety net.
 const pageTTL = 10 * time.Minute
 
-// app is the blog: its data, its cache, and the templates rendering one
-// into the other.
+// app is the blog: its database, its cache, and the templates rendering
+// one into the other.
 type app struct {
-	blog   *Blog
-	cache  *tmplcache.Cache
-	r      *cachetagging.Renderer
-	reg    *tmplcache.Registry
-	tmpl   *template.Template
-	stamps *stamps
-	log    *slog.Logger
+	db      *gorm.DB
+	cache   *tmplcache.Cache
+	r       *cachetagging.Renderer
+	tmpl    *template.Template
+	metrics http.Handler
+	log     *slog.Logger
 }
 
-// newApp wires blog to cache: the renderer and its holes, the templates,
-// the registry of tags. secret authenticates the holes stored in the
-// cache; it is required when the cache's store is shared.
-func newApp(cache *tmplcache.Cache, blog *Blog, secret []byte, log *slog.Logger) (*app, error) {
-	a := &app{blog: blog, cache: cache, reg: newRegistry(cache), stamps: &stamps{}, log: log}
-	var opts []cachetagging.Option
+// newApp wires db to cache: the tags of its rows, the GORM plugin that
+// invalidates them on every write, the schema and seed data, the renderer
+// and its holes, the templates. secret authenticates the holes stored in
+// the cache; it is required when the cache's store is shared. db must be
+// fresh from gorm.Open: the plugin hooks its connection pool, which
+// sessions derived earlier would not share.
+func newApp(ctx context.Context, cache *tmplcache.Cache, db *gorm.DB, secret []byte, log *slog.Logger) (*app, error) {
+	a := &app{db: db, cache: cache, log: log}
+	if err := db.Use(gormtags.Plugin(newRegistry(cache))); err != nil {
+		return nil, fmt.Errorf("installing the cache plugin: %w", err)
+	}
+	if err := setUp(ctx, db); err != nil {
+		return nil, fmt.Errorf("setting up the database: %w", err)
+	}
+	opts := []cachetagging.Option{cachetagging.WithDebug(overlayOn)}
 	if len(secret) > 0 {
 		opts = append(opts, cachetagging.WithSecret(secret))
 	}
 	a.r = cachetagging.New(cache, opts...)
 	a.r.Nocache("greeting", greeting)
+	a.r.Nocache("overlay-toggle", overlayToggle)
 
 	funcs := sprig.HtmlFuncMap()
 	delete(funcs, "env") // templates must not read the environment
 	delete(funcs, "expandenv")
-	funcs["stamp"] = a.stamps.next
 	t, err := template.New("blog").Funcs(funcs).Funcs(a.r.FuncMap()).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -59,6 +70,9 @@ func newApp(cache *tmplcache.Cache, blog *Blog, secret []byte, log *slog.Logger)
 		return nil, fmt.Errorf("preparing templates: %w", err)
 	}
 	a.tmpl = t
+	if a.metrics, err = metricsHandler(cache); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -71,30 +85,50 @@ func (a *app) Handler() http.Handler {
 	mux.Handle("GET /{$}", a.pageCache(homeTags, a.home))
 	mux.Handle("GET /posts/{id}", a.pageCache(postPageTags, a.post))
 	mux.Handle("GET /categories/{id}", a.pageCache(categoryPageTags, a.category))
-	// Forms are not cached; their POSTs change data, and invalidate inside
-	// a cache transaction.
+	// Forms are not cached; their POSTs change data, in a database
+	// transaction inside a cache transaction (see edits.go).
 	mux.HandleFunc("GET /posts/new", a.newPostForm)
-	mux.Handle("POST /posts/new", tx(http.HandlerFunc(a.createPost)))
+	mux.Handle("POST /posts/new", tx(http.HandlerFunc(a.submitNewPost)))
 	mux.HandleFunc("GET /posts/{id}/edit", a.editPostForm)
-	mux.Handle("POST /posts/{id}/edit", tx(http.HandlerFunc(a.updatePost)))
-	mux.Handle("POST /posts/{id}/comments", tx(http.HandlerFunc(a.addComment)))
+	mux.Handle("POST /posts/{id}/edit", tx(http.HandlerFunc(a.submitPost)))
+	mux.HandleFunc("GET /categories/{id}/edit", a.editCategoryForm)
+	mux.Handle("POST /categories/{id}/edit", tx(http.HandlerFunc(a.submitCategory)))
+	mux.Handle("POST /posts/{id}/comments", tx(http.HandlerFunc(a.submitComment)))
 	mux.HandleFunc("POST /name", a.setName)
+	mux.HandleFunc("POST /overlay", a.setOverlay)
+	mux.Handle("GET /static/", staticFiles())
 	mux.HandleFunc("GET /stats", a.stats)
-	return logRequests(a.log, a.withLive(mux))
+	mux.Handle("GET /metrics", a.metrics)
+	mux.Handle("GET /debug/vars", expvarHandler())
+	mux.HandleFunc("/", a.notFound)
+	// Track comes first: every request's tracking starts before it loads
+	// any data, so the store's logical clock orders its fragments and the
+	// invalidations exactly (see cachetagging.Track).
+	return cachetagging.Track(a.cache)(logRequests(a.log, a.perRequest(mux)))
 }
 
-// withLive gives every request the live data of its holes, so they see
-// the same thing whether their page is cached whole or not.
-func (a *app) withLive(next http.Handler) http.Handler {
+// perRequest gives every request what its holes and the overlay need, so
+// they see the same thing whether their page is cached whole or not.
+func (a *app) perRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := cachetagging.WithLiveData(r.Context(), live{req: r, blog: a.blog})
+		ctx := withOverlay(r.Context(), overlayWanted(r))
+		ctx = cachetagging.WithLiveData(ctx, &live{req: r, reads: reads{a.db.WithContext(ctx)}})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 func (a *app) pageCache(tags func(*http.Request) []string, h http.HandlerFunc) http.Handler {
-	return cachetagging.CachePage(a.r, pageTTL, cachetagging.PageTags(tags))(h)
+	return cachetagging.CachePage(a.r, pageTTL,
+		cachetagging.PageTags(tags),
+		cachetagging.PageKey(pageKey),
+		cachetagging.TagHeaders(cachetagging.Fastly), // Surrogate-Key, for a CDN in front
+	)(h)
 }
+
+// pageKey identifies a page by its path and query. The host is left out
+// (unlike cachetagging.DefaultPageKey): the pages do not depend on it, and
+// two demo servers on two ports are one site, sharing their pages.
+func pageKey(r *http.Request) string { return r.URL.EscapedPath() + "?" + r.URL.RawQuery }
 
 // The page tags cover what a page shows outside its fragments (its
 // <title>, for one).
@@ -112,29 +146,4 @@ func categoryPageTags(r *http.Request) []string {
 		return []string{categoryTag(id)}
 	}
 	return nil
-}
-
-// page is the data of every template.
-type page struct {
-	Title string // the <title>
-	Path  string // where the name form comes back to
-	// Blog is read by the templates inside their fragments, so a
-	// fragment served from the cache reads no data at all.
-	Blog     *Blog
-	Post     Post
-	Category Category
-	Form     postForm
-	Stats    statsView
-}
-
-// render executes a page template into w. It streams: CachePage takes the
-// output as it comes, holes in, and a template error cannot change the
-// status any more (a page that failed is not cached).
-func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	p.Path, p.Blog = r.URL.Path, a.blog
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := a.r.ExecuteTemplate(r.Context(), w, a.tmpl, name, p); err != nil {
-		a.log.ErrorContext(r.Context(), "rendering failed", "template", name, "err", err)
-	}
 }

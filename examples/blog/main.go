@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cachetagging/cachetagging"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
@@ -31,46 +30,10 @@ func main() {
 	}
 }
 
-// config is what the flags say.
-type config struct {
-	addr         string
-	redisURL     string
-	memcacheAddr string
-	secret       string
-}
-
-func parseFlags(args []string, stderr io.Writer) (config, error) {
-	var cfg config
-	fs := flag.NewFlagSet("blog", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen on `host:port`")
-	fs.StringVar(&cfg.redisURL, "redis", "", "cache in Redis at `URL` (redis://host:port/db)")
-	fs.StringVar(&cfg.memcacheAddr, "memcache", "", "cache in memcached at `host:port` (several: comma-separated)")
-	fs.StringVar(&cfg.secret, "secret", "", "the `key` authenticating cached holes, the same for every process on a\n"+
-		"shared store (-redis, -memcache): at least 16 bytes (default $BLOG_SECRET)")
-	if err := fs.Parse(args); err != nil {
-		return config{}, err
-	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if cfg.secret == "" {
-		cfg.secret = os.Getenv("BLOG_SECRET") // out of sight of ps
-	}
-	shared := cfg.redisURL != "" || cfg.memcacheAddr != ""
-	switch {
-	case cfg.redisURL != "" && cfg.memcacheAddr != "":
-		return config{}, errors.New("-redis and -memcache: choose one store")
-	case shared && cfg.secret == "":
-		return config{}, errors.New("a shared store (-redis, -memcache) needs -secret: " +
-			"processes sharing it must authenticate each other's cached holes")
-	case cfg.secret != "" && len(cfg.secret) < cachetagging.MinSecretLen:
-		return config{}, fmt.Errorf("-secret: %d bytes, want at least %d", len(cfg.secret), cachetagging.MinSecretLen)
-	}
-	return cfg, nil
-}
-
-// run serves the blog until ctx is done, then shuts down gracefully.
+// run serves the blog until ctx is done, then shuts down gracefully. Once
+// it listens, it prints one line to stdout:
+//
+//	blog listening on http://ADDR (store: STORE, db: DB)
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
@@ -82,10 +45,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer be.close()
-	cache := tmplcache.New(be.store, append(be.opts, tmplcache.WithLogger(log))...)
-	a, err := newApp(cache, seededBlog(), []byte(cfg.secret), log)
+	cache := tmplcache.New(be.store, tmplcache.WithNamespace(cfg.namespace), tmplcache.WithLogger(log))
+	db, dbName, err := openDB(cfg.db, log)
 	if err != nil {
 		return err
+	}
+	defer closeDB(db)
+	a, err := newApp(ctx, cache, db, []byte(cfg.secret), log)
+	if err != nil {
+		return err
+	}
+	if err := publishExpvar(cache); err != nil {
+		log.Warn("/debug/vars does not show this cache", "err", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -97,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "blog listening on http://%s (store: %s)\n", ln.Addr(), be.name)
+	fmt.Fprintf(stdout, "blog listening on http://%s (store: %s, db: %s)\n", ln.Addr(), be.name, dbName)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,16 +19,16 @@ import (
 type backend struct {
 	name  string // for the startup line
 	store tmplcache.Store
-	opts  []tmplcache.Option
 	close func() error // closes the store's client
 }
 
 // openBackend connects to the store the flags name: Redis, memcached, or
-// (by default) a map in this process.
+// (by default) a map in this process. Only a shared store lets several
+// processes on one database serve what the others' edits changed.
 func openBackend(ctx context.Context, cfg config, log *slog.Logger) (backend, error) {
 	switch {
-	case cfg.redisURL != "":
-		opts, err := redis.ParseURL(cfg.redisURL)
+	case cfg.redis != "":
+		opts, err := redisOptions(cfg.redis)
 		if err != nil {
 			return backend{}, fmt.Errorf("-redis: %w", err)
 		}
@@ -39,16 +38,28 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (backend, er
 			defer cancel()
 			return client.Ping(ctx).Err()
 		})
-		return backend{name: "redis " + opts.Addr, store: redisstore.New(client), opts: sharedOptions(), close: client.Close}, nil
+		return backend{name: "redis " + opts.Addr, store: redisstore.New(client), close: client.Close}, nil
 	case cfg.memcacheAddr != "":
 		client := memcache.New(strings.Split(cfg.memcacheAddr, ",")...)
 		client.Timeout = tmplcache.DefaultTimeout // a call the cache gave up on lingers no longer
 		client.MaxIdleConns = 64                  // above the peak of concurrent cache calls
 		ping(log, "memcached", client.Ping)
-		return backend{name: "memcached " + cfg.memcacheAddr, store: memcachestore.New(client), opts: sharedOptions(), close: client.Close}, nil
+		return backend{name: "memcached " + cfg.memcacheAddr, store: memcachestore.New(client), close: client.Close}, nil
 	default:
 		return backend{name: "memory", store: tmplcache.NewMemoryStore(), close: func() error { return nil }}, nil
 	}
+}
+
+// redisOptions reads -redis: a URL (redis://, rediss://, unix://) or a
+// bare host:port.
+func redisOptions(s string) (*redis.Options, error) {
+	if strings.Contains(s, "://") {
+		return redis.ParseURL(s)
+	}
+	if !strings.Contains(s, ":") {
+		return nil, fmt.Errorf("%q: want host:port or a redis:// URL", s)
+	}
+	return &redis.Options{Addr: s}, nil
 }
 
 // ping reports a store that does not answer. It does not stop the blog: a
@@ -56,18 +67,5 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (backend, er
 func ping(log *slog.Logger, name string, fn func() error) {
 	if err := fn(); err != nil {
 		log.Warn("the cache store does not answer: pages render uncached until it does", "store", name, "err", err)
-	}
-}
-
-// sharedOptions configure a cache on a shared store. The demo's data lives
-// in this process and is seeded anew on every start, so whatever an earlier
-// run cached (pages showing its edits) must not be served: each run gets a
-// namespace of its own, whose tag records expire once nobody uses them. An
-// application with a real database keeps one namespace across restarts
-// (and deploys), and shares it between all its processes.
-func sharedOptions() []tmplcache.Option {
-	return []tmplcache.Option{
-		tmplcache.WithNamespace("blog-" + rand.Text()[:8]),
-		tmplcache.WithTagTTL(24 * time.Hour),
 	}
 }

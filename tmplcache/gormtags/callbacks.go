@@ -228,7 +228,7 @@ func (p *plugin) scope(db *gorm.DB, w *write) context.Context {
 		w.txCtx, w.tx = p.cache.BeginTx(stmt.Context)
 		return w.txCtx
 	}
-	if _, inTx := stmt.ConnPool.(gorm.TxCommitter); inTx {
+	if _, inTx := stmt.ConnPool.(gorm.TxCommitter); inTx && !tmplcache.InTransaction(stmt.Context) {
 		p.stats.unhooked.Add(1)
 		p.unhookedOnce.Do(func() {
 			p.cfg.logger.Warn("gormtags: a write ran in a database transaction the plugin did not begin " +
