@@ -351,3 +351,33 @@ func TestANilHandlerIsNamedAsSuch(t *testing.T) {
 	require.ErrorContains(t, err, `"greeting"`)
 	require.NotContains(t, err.Error(), "bad handler name")
 }
+
+// A render that fails under CachePage is not sent half-written: the
+// handler can answer with an error page, or CachePage sends a 500.
+func TestAFailedRenderIsReplacedByAnErrorPage(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		onError  func(w http.ResponseWriter)
+		wantBody string
+	}{
+		{"a handler that writes an error page", func(w http.ResponseWriter) { http.Error(w, "sorry", http.StatusServiceUnavailable) }, "sorry\n"},
+		{"a handler that writes nothing", func(http.ResponseWriter) {}, "Internal Server Error\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tmplcache.New(nil)
+			r := cachetagging.New(c)
+			tmpl := mustPrepared(t, r, `<p>half {{ cache_tagging "f" }}{{ .f.Value }}{{ end_cache_tagging }}</p>`)
+			h := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if err := r.ExecuteTemplate(req.Context(), w, tmpl, "t", map[string]any{"f": failing{fail: true}}); err != nil {
+					tc.onError(w)
+				}
+			}))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+			require.NotEqual(t, http.StatusOK, w.Code)
+			require.Equal(t, tc.wantBody, w.Body.String(), "no half page")
+			require.NotEqual(t, "MISS", w.Header().Get("X-Cache"))
+			require.Zero(t, c.Stats().Stores)
+		})
+	}
+}

@@ -21,10 +21,10 @@ const nocacheSeed = `{{ cache_tagging .cachename "tag1" (cache_timeout 120) }}
   end
 {{ end_cache_tagging }}`
 
-// The seed's test_templatetag_nocache: the first render runs the holes with
+// Django cache-tagging's test_templatetag_nocache: the first render runs the holes with
 // the first request's data; a second request with other data gets the
 // cached fragment (the old "now") with the holes run again for it.
-func TestSeedTemplatetagNocache(t *testing.T) {
+func TestDjangoTemplatetagNocache(t *testing.T) {
 	var h *harness
 	var calls atomic.Int32
 	var argTypes []string

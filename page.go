@@ -122,8 +122,10 @@ func DefaultPageKey(r *http.Request) string {
 //
 // A miss is buffered until the handler returns and its holes ran: a hole
 // that fails makes a clean 500 (and nothing is stored), and a slow client
-// never holds the page's build. A handler that flushes streams from then
-// on. Put compression and other response-rewriting middleware outside
+// never holds the page's build. An ExecuteTemplate that fails discards
+// what the handler wrote so far, so the handler can write an error page
+// instead (a handler that writes nothing then sends a 500). A handler that
+// flushes streams from then on. Put compression and other response-rewriting middleware outside
 // CachePage: inside, they would hide the page's holes from it (the page is
 // then not stored).
 func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Handler) http.Handler {
@@ -255,6 +257,7 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 	}()
 	rec := p.newRecorder(w, req)
 	p.next.ServeHTTP(rec, req.WithContext(b.Context(ctx)))
+	renderFailed := rec.failed && !rec.wroteHeader && !rec.streaming && !rec.hijacked
 	rec.finishHandler()
 
 	got := responseVary(rec.header)
@@ -272,6 +275,11 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 	}
 	ended = true
 	if rec.streaming || rec.hijacked {
+		return
+	}
+	if renderFailed {
+		// A render failed and the handler wrote nothing after it.
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
 	var tags []string
@@ -338,7 +346,7 @@ func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int
 	}
 	var note string
 	if debug {
-		note = pageAnnotation(req.URL.String(), state, tags, age)
+		note = pageAnnotation(p.cfg.key(req)+headerKey(req, p.cfg.keyHeaders), state, tags, age)
 	}
 	h := w.Header()
 	copyHeader(h, header)

@@ -96,8 +96,8 @@ func (s *site) invalidate(tags ...string) {
 	require.NoError(s.t, s.c.InvalidateTags(bg, tags...))
 }
 
-// The seed's test_decorator_cache_page.
-func TestSeedDecoratorCachePage(t *testing.T) {
+// Django cache-tagging's test_decorator_cache_page.
+func TestDjangoDecoratorCachePage(t *testing.T) {
 	synctest.Test(t, testSeedDecoratorCachePage)
 }
 

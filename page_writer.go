@@ -32,7 +32,7 @@ type recorder struct {
 	overflow    bool // the body outgrew the limit: not stored
 	streaming   bool // sent as written, from some point on
 	hijacked    bool // the handler took the connection
-	failed      bool // a hole failed while streaming: not stored
+	failed      bool // a render or a streamed hole failed: not stored
 }
 
 var _ phase1Writer = (*recorder)(nil)
@@ -112,6 +112,20 @@ func (rec *recorder) send(b []byte, hole bool) error {
 		return err
 	}
 	return rec.p.r.runHole(tmplcache.Detach(rec.req.Context()), rec.w, b, rec.p.cfg.live(rec.req), rec.debug)
+}
+
+// fail is told that an execution writing to rec failed: what was buffered
+// is dropped (a half page), so the handler may write an error page in its
+// place. Streamed bytes are out already.
+func (rec *recorder) fail() {
+	rec.failed = true
+	if rec.streaming {
+		return
+	}
+	rec.body.Reset()
+	rec.notes.Reset()
+	rec.marks, rec.noteMarks = rec.marks[:0], rec.noteMarks[:0]
+	rec.wroteHeader, rec.status = false, 0
 }
 
 // annotate keeps a debug annotation for the client, out of the stored body.

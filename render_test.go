@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func seedData(now int) map[string]any {
+func djangoData(now int) map[string]any {
 	return map[string]any{
 		"now":       now,
 		"cachename": "cachename",
@@ -19,56 +19,56 @@ func seedData(now int) map[string]any {
 	}
 }
 
-// The seed's test_templatetag: tags from arguments, from a list and from
+// Django cache-tagging's test_templatetag: tags from arguments, from a list and from
 // cache_add_tags; each invalidation refreshes the fragment.
-func TestSeedTemplatetag(t *testing.T) {
+func TestDjangoTemplatetag(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		g := newGolden(t, "seed_templatetag")
-		const name = "seed_templatetag"
+		g := newGolden(t, "django_templatetag")
+		const name = "django_templatetag"
 
-		r1, scope := h.renderTracked(name, seedData(1))
+		r1, scope := h.renderTracked(name, djangoData(1))
 		require.Equal(t, []string{"tag3", "tests.firsttestmodel", "tests.secondtestmodel", "tests.secondtestmodel.pk:2"},
 			scope.Tags(), "the request sees every tag of the fragment")
 		require.False(t, scope.Prevented())
 		g.step("case 1: first render", r1)
 
-		r2 := h.render(name, seedData(2))
+		r2 := h.render(name, djangoData(2))
 		require.Equal(t, r1, r2, "a hit")
 
 		h.invalidate("tests.firsttestmodel")
-		r3 := h.render(name, seedData(3))
+		r3 := h.render(name, djangoData(3))
 		require.NotEqual(t, r1, r3, "a tag from the arguments invalidates")
 		g.step("after invalidating tests.firsttestmodel", r3)
 
-		r4 := h.render(name, seedData(4))
+		r4 := h.render(name, djangoData(4))
 		require.Equal(t, r3, r4)
 
 		h.invalidate("tests.secondtestmodel.pk:2")
-		r5 := h.render(name, seedData(5))
+		r5 := h.render(name, djangoData(5))
 		require.NotEqual(t, r3, r5, "a tag from a list invalidates")
 		g.step("after invalidating tests.secondtestmodel.pk:2", r5)
 
-		r6 := h.render(name, seedData(6))
+		r6 := h.render(name, djangoData(6))
 		require.Equal(t, r5, r6)
 
 		h.invalidate("tag3")
-		r7 := h.render(name, seedData(7))
+		r7 := h.render(name, djangoData(7))
 		require.NotEqual(t, r5, r7, "a tag from cache_add_tags invalidates")
 		g.step("after invalidating tag3", r7)
 		g.check()
 	})
 }
 
-// The seed's test_templatetag_prevent.
-func TestSeedTemplatetagPrevent(t *testing.T) {
+// Django cache-tagging's test_templatetag_prevent.
+func TestDjangoTemplatetagPrevent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		g := newGolden(t, "seed_templatetag_prevent")
-		const name = "seed_templatetag_prevent"
+		g := newGolden(t, "django_templatetag_prevent")
+		const name = "django_templatetag_prevent"
 		var prev string
 		for now := 1; now <= 3; now++ {
-			out, scope := h.renderTracked(name, seedData(now))
+			out, scope := h.renderTracked(name, djangoData(now))
 			require.NotEqual(t, prev, out, "a prevented fragment is never served from the cache")
 			require.Subset(t, scope.Tags(), []string{"tests.firsttestmodel", "tests.secondtestmodel.pk:2", "tag3", "tag4"})
 			require.True(t, scope.Prevented(), "prevention reaches the request")

@@ -21,6 +21,7 @@ type phase1Writer interface {
 	io.Writer
 	hole(raw []byte) error
 	annotate(s string)
+	fail() // the execution failed: what it wrote is not a page
 }
 
 // ExecuteTemplate executes the template named name of t's set with data,
@@ -320,6 +321,9 @@ func (s *stream) finish(err error) error {
 		}
 		if s.scope != nil {
 			s.scope.Prevent() // whatever encloses this execution holds a broken page
+		}
+		if s.phase1 != nil {
+			s.phase1.fail()
 		}
 		if s.err != nil {
 			err = s.err // the processor's own error says more than text/template's wrapper

@@ -32,8 +32,8 @@ func requireMiss(t *testing.T, c *tmplcache.Cache, key string) {
 	require.False(t, ok, "%q must be a miss", key)
 }
 
-// The seed's test_cache.
-func TestSeedCache(t *testing.T) {
+// Django cache-tagging's test_cache.
+func TestDjangoCache(t *testing.T) {
 	c := tmplcache.New(nil)
 	tags1 := []string{"tests.firsttestmodel.pk:1"}
 	tags2 := []string{"tests.secondtestmodel.pk:2", "tests.firsttestmodel"}
@@ -63,9 +63,9 @@ func TestSeedCache(t *testing.T) {
 	requireMiss(t, c, "name1")
 }
 
-// The seed's test_ancestors, with Get/Set inside a Fetch fill carrying the
+// Django cache-tagging's test_ancestors, with Get/Set inside a Fetch fill carrying the
 // enclosing scope, and the same with nested Fetch.
-func TestSeedAncestors(t *testing.T) {
+func TestDjangoAncestors(t *testing.T) {
 	c := tmplcache.New(nil)
 	build := func(wantInnerHit bool) {
 		_, err := c.Fetch(bg, "name1", func(ctx context.Context) ([]byte, error) {

@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-// Registry maps changed values to the tags they invalidate: the seed's
+// Registry maps changed values to the tags they invalidate: Django cache-tagging's
 // registry.register with model signals, without an ORM. Register a tag
 // function per type once, then report every change with [Registry.Changed]:
 //

@@ -23,10 +23,10 @@ func getCtx(t *testing.T, ctx context.Context, c *tmplcache.Cache, key string) (
 	return string(v), ok
 }
 
-// The seed's test_cache_transaction_handlers: nested transactions are
+// Django cache-tagging's test_cache_transaction_handlers: nested transactions are
 // savepoints; a transaction reads its own writes; everything it invalidated
 // is invalidated again when the outermost one ends.
-func TestSeedTransactionHandlers(t *testing.T) {
+func TestDjangoTransactionHandlers(t *testing.T) {
 	c := tmplcache.New(nil)
 	err := c.Transaction(bg, func(ctx context.Context) error {
 		set(t, ctx, c, "name1", "value1", "tag1")
@@ -64,8 +64,8 @@ func TestSeedTransactionHandlers(t *testing.T) {
 	requireMiss(t, c, "name2")
 }
 
-// The seed's test_cache_transaction_context and _decorator.
-func TestSeedTransactionContext(t *testing.T) {
+// Django cache-tagging's test_cache_transaction_context and _decorator.
+func TestDjangoTransactionContext(t *testing.T) {
 	c := tmplcache.New(nil)
 	set(t, bg, c, "name1", "value1", "tag1")
 	requireHit(t, c, "name1", "value1")

@@ -12,11 +12,18 @@
 // # Keys and values
 //
 // The store writes the keys the cache gives it, unchanged: Redis keys are
-// binary-safe and may be up to 512 MB, so no key is hashed or escaped. A
-// [tmplcache.Cache] with namespace NS writes two kinds of keys:
+// binary-safe and may be up to 512 MB, so no key is hashed or escaped (an
+// entry key may hold any byte, NUL included: delete keys with a client,
+// not with redis-cli --scan | xargs). A [tmplcache.Cache] with namespace NS
+// writes three kinds of keys:
 //
-//	NS:e:KEY   an entry: its expiry, its tags' record keys and versions, its value
-//	NS:t:TAG   a tag record: the tag's current version (24 bytes)
+//	NS:e:KEY            an entry: its header, its tags' record keys and versions, its value
+//	{NS/tags}:TAG       a tag record: the tag's version, stamp and lock (40 bytes)
+//	{NS/tags}#clock     the namespace's logical clock: epoch and sequence (16 bytes)
+//
+// The tag records and the clock share one Redis Cluster hash tag, so one
+// server holds them all, and an invalidation is one atomic script there
+// (see [Store.Invalidate]).
 //
 // Values are stored as plain strings, byte for byte. A TTL is sent as PX in
 // milliseconds (rounded up, so a positive TTL never becomes "no expiry");
@@ -34,22 +41,36 @@
 //     documented in package tmplcache) and gets those too. It runs with
 //     EVALSHA; the first call on a server that has not seen it yet adds
 //     an EVAL.
-//   - [Store.Get] (tag versions): one MGET.
+//   - [Store.Get] (tag versions and the clock): one MGET.
+//   - [Store.Invalidate]: one script, whatever the number of tags and of
+//     entries that depend on them. It advances the clock and stamps the
+//     records in one atomic step.
 //   - [Store.Set], [Store.Add], [Store.Delete] of many items: one pipeline,
-//     or one DEL. An invalidation of any number of tags is one round trip,
-//     whatever the number of entries that depend on them.
+//     or one DEL.
+//
+// A tracked request costs no round trip for its clock reading: the cache
+// keeps the latest clock value its replies showed (see tmplcache.Sequencer).
 //
 // On a Redis Cluster ([*redis.ClusterClient], also as returned by
 // redis.NewUniversalClient for several addresses) or a [*redis.Ring], an
-// entry and its tag records live in different slots, on different nodes,
-// so no multi-key command can reach them: the store sends GET, SET and DEL
-// of one key each, and never a CROSSSLOT error comes back. Batches are
-// pipelines, which go-redis splits per node and sends to all nodes at once:
+// entry and its tag records live in different slots, on different nodes:
+// no command ever names keys of two slots, and never a CROSSSLOT error
+// comes back. Batches of keys of one hash tag (tag records and the clock)
+// are one MGET; others are pipelines, which go-redis splits per node and
+// sends to all nodes at once:
 //
-//   - [Store.GetEntry]: two round trips, a GET of the entry, then one
-//     pipeline of GETs of its tag records (keys found with
+//   - [Store.GetEntry]: two round trips, a GET of the entry, then one MGET
+//     of its tag records on the node of the hash tag (keys found with
 //     [tmplcache.EntryTagKeys]).
+//   - [Store.Invalidate]: one script, on the node of the hash tag.
 //   - [Store.Get], [Store.Set], [Store.Add], [Store.Delete]: one pipeline.
+//
+// The node holding a namespace's hash tag takes every invalidation and
+// every hit's tag reads: a few small commands per page, within what one
+// Redis node serves (about 100,000 commands a second) for most sites. A
+// site that outgrows it spreads the load with several namespaces (one per
+// section of the site: each has its own clock and records, on its own
+// slot), or with a replica per node for the reads.
 //
 // [Sharded] asks for the cluster behaviour on a client the store cannot
 // recognise as sharded (a wrapper, a proxy); [WithoutScript] replaces the
