@@ -187,7 +187,9 @@ func TestADeployThatDropsASectionRebuildsOldEntries(t *testing.T) {
 // redirect keeps its session).
 func TestTagHeadersKeepTheLiveResponsesCookie(t *testing.T) {
 	s := newSite(t, cachetagging.TagHeaders(cachetagging.Fastly))
-	s.tweak = func(w http.ResponseWriter, _ *http.Request) { http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc"}) }
+	s.tweak = func(w http.ResponseWriter, _ *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc"})
+	}
 	w := s.get("/")
 	require.Equal(t, "session=abc", w.Header().Get("Set-Cookie"))
 	require.Equal(t, "BYPASS", w.Header().Get("X-Cache"))

@@ -44,8 +44,8 @@ type Build struct {
 	deps      []dep // a handful: a slice beats a map
 	depBuf    [2]dep
 	recBuf    [6][]byte // a hit's tag records, read once
-	preRead   bool // data may predate Begin: its own reading says nothing
-	given     bool // Set's value, not built here: no reading of its own
+	preRead   bool      // data may predate Begin: its own reading says nothing
+	given     bool      // Set's value, not built here: no reading of its own
 	prevented bool
 	stale     bool // content may predate an invalidation: never store
 	unsure    bool // versions could not be checked: never store
