@@ -152,3 +152,37 @@ func TestPageGrace(t *testing.T) {
 	require.Equal(t, "<p>v2</p>", w.Body.String())
 	require.Equal(t, "HIT", get().Header().Get("X-Cache"))
 }
+
+// blocker is template data whose method blocks until released: a slow
+// rebuild.
+type blocker struct {
+	started, release chan struct{}
+	v                string
+}
+
+func (b *blocker) Value() string {
+	close(b.started)
+	<-b.release
+	return b.v
+}
+
+// A block with cache_grace serves its previous content while one
+// execution renders it anew.
+func TestBlockGrace(t *testing.T) {
+	h := parse(t, `{{ cache_tagging "latest" "posts" (cache_grace 30) }}<p>{{ .data.Value }}</p>{{ end_cache_tagging }}`)
+	first := &blocker{started: make(chan struct{}), release: make(chan struct{}), v: "old"}
+	close(first.release)
+	require.Equal(t, "<p>old</p>", h.render("t", map[string]any{"data": first}))
+	require.NoError(t, h.c.InvalidateTags(bg, "posts"))
+
+	slow := &blocker{started: make(chan struct{}), release: make(chan struct{}), v: "new"}
+	done := make(chan string)
+	go func() { done <- h.render("t", map[string]any{"data": slow}) }()
+	<-slow.started
+	unused := &blocker{started: make(chan struct{}), release: make(chan struct{}), v: "unused"}
+	require.Equal(t, "<p>old</p>", h.render("t", map[string]any{"data": unused}), "served within its grace")
+	close(slow.release)
+	require.Equal(t, "<p>new</p>", <-done)
+	require.Equal(t, "<p>new</p>", h.render("t", map[string]any{"data": unused}))
+	require.EqualValues(t, 1, h.c.Stats().GraceHits)
+}
