@@ -33,7 +33,6 @@ func Example() {
 	render("Go", "Web")
 	render("Go", "Web", "Rust") // served from the cache
 	_ = c.InvalidateTags(ctx, "categories")
-	time.Sleep(tmplcache.DefaultSkew) // see tmplcache.WithSkew
 	render("Go", "Web", "Rust")
 	// Output:
 	// <nav><a>Go</a><a>Web</a></nav>
@@ -45,7 +44,8 @@ func Example() {
 func ExampleRenderer_Nocache() {
 	r := cachetagging.New(tmplcache.New(nil))
 	r.Nocache("greeting", func(ctx context.Context, w io.Writer, call nocache.Call) error {
-		_, err := fmt.Fprintf(w, "Hello, %s", template.HTMLEscapeString(call.Live.(map[string]string)["user"]))
+		data, _ := call.Live.(map[string]string) // the template's data, here
+		_, err := fmt.Fprintf(w, "Hello, %s", template.HTMLEscapeString(data["user"]))
 		return err
 	})
 	t := template.Must(template.New("t").Funcs(r.FuncMap()).Parse(
@@ -96,7 +96,6 @@ func ExampleCachePage() {
 	}
 	title = "Edited"
 	_ = c.InvalidateTags(context.Background(), "posts") // a fragment's tag invalidates the page
-	time.Sleep(tmplcache.DefaultSkew)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	fmt.Println(w.Header().Get("X-Cache"), w.Body.String())
