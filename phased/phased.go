@@ -1,7 +1,7 @@
 // Package phased runs template sections at phase 2: the part of a cached
 // fragment between {{ phased ... }} and {{ end_phased }} is cut out of the
 // template into a section of the same template set, the fragment keeps a
-// hole (a [nocache] marker) naming the section and carrying the stash, and
+// hole (a [github.com/cachetagging/cachetagging/nocache] marker) naming the section and carrying the stash, and
 // every request runs the section with dot set to the stash plus "Live",
 // this request's live data — django-phased, for html/template.
 //

@@ -295,9 +295,9 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 // key in this process run fill once while the others wait (at most
 // [WithFlightWait]) and then read the stored value.
 //
-// The versions of the tags given by [Tags] are read before fill runs and
-// checked again before storing: an entry whose data may predate an
-// invalidation is never stored. A fill error is returned and nothing is
+// An entry whose data may predate an invalidation of one of its tags is
+// never stored: Fetch takes its clock reading before fill runs (see the
+// package documentation), and checks every tag before storing. A fill error is returned and nothing is
 // stored. Store errors never fail Fetch: the value is built and returned
 // uncached, and the error is counted and logged.
 func (c *Cache) Fetch(ctx context.Context, key string,

@@ -131,9 +131,9 @@ func (b *Build) Adopt(ctx context.Context, parent *Build) {
 // MarkPreRead tells b that the data it is built from may have been read
 // before Begin (a template block whose data the handler loaded earlier).
 // Its own clock reading then says nothing about its data: it is checked
-// against the reading of the outermost tracked build enclosing it ([Track],
-// a page), or, when there is none, against its start less the skew margin
-// ([WithSkew]).
+// against the reading of the outermost tracked build enclosing it
+// ([Cache.Track], a page), or, when there is none, against its start less
+// the skew margin ([WithSkew]).
 func (b *Build) MarkPreRead() {
 	b.mu.Lock()
 	b.preRead = true

@@ -42,11 +42,18 @@ type Item struct {
 
 // EntryGetter is an optional [Store] extension: it reads an entry together
 // with the tag records the entry depends on, in one round trip. The tag
-// record keys are found in the entry itself with [EntryTagKeys] (a Lua
-// script can parse the same layout). GetEntry appends the records to recs
-// (a buffer of the caller's, which may be nil) and returns it: the i-th
-// appended is the record of the i-th key EntryTagKeys returns, or nil. A
-// missing entry returns (nil, recs, nil).
+// record keys are found in the entry itself with [EntryTagKeys], or, by a
+// server-side script, from its layout (big-endian integers):
+//
+//	[0]      format = 2
+//	[1:25]   when stored, when it expires, build time, grace
+//	[25:29]  n, the number of tags
+//	n times: key length (2 bytes), the tag record's key, its 16-byte version
+//	rest     the value
+//
+// GetEntry appends the records to recs (a buffer of the caller's, which may
+// be nil) and returns it: the i-th appended is the record of the i-th key
+// EntryTagKeys returns, or nil. A missing entry returns (nil, recs, nil).
 type EntryGetter interface {
 	GetEntry(ctx context.Context, key string, recs [][]byte) (entry []byte, tags [][]byte, err error)
 }
