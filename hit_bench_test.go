@@ -172,3 +172,51 @@ func BenchmarkHit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMiss: a miss renders the fragment and stores it; against the
+// plain render and a store write of the same bytes, in one run.
+func BenchmarkMiss(b *testing.B) {
+	data := hitData()
+	ctx := context.Background()
+	c := tmplcache.New(nil)
+	r := cachetagging.New(c)
+	plain := template.Must(template.New("t").Funcs(sprigFuncs()).Parse(hitItems))
+	keyed := strings.Replace(hitBlock, `"latest"`, `.key`, 1)
+	cached := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(keyed))
+	if err := r.Prepare(cached); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_ = plain.Execute(&buf, data)
+	value := bytes.Clone(buf.Bytes())
+	tags := tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments")
+	b.Run("case=render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			_ = plain.Execute(&buf, data)
+		}
+	})
+	b.Run("case=miss", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			data["key"] = fmt.Sprint("latest-", i) // a new key: always a miss
+			buf.Reset()
+			ctx, scope := c.Track(ctx)
+			if err := r.ExecuteTemplate(ctx, &buf, cached, "t", data); err != nil {
+				b.Fatal(err)
+			}
+			_ = scope.End(ctx, nil)
+		}
+	})
+	b.Run("case=store-write", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			_ = c.Set(ctx, fmt.Sprint("set-", i), value, tags)
+		}
+	})
+}
