@@ -271,7 +271,7 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 		b.Abort()
 		_ = p.r.c.Set(tmplcache.Detach(ctx), key, encodeVary(got), p.base[0])
 	default:
-		_ = b.End(ctx, encodePage(rec.page()))
+		_ = b.End(ctx, encodePage(rec.page(p.cfg.header)))
 	}
 	ended = true
 	if rec.streaming || rec.hijacked {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -15,14 +16,17 @@ import (
 // keeps the phase-1 body (text and holes apart) to store and to send once
 // the handler has returned; a handler that flushes, or a body over the
 // size limit, makes it stream from then on, running holes as they come.
-// It only records: what is stored and sent, pageCache decides.
+// It only records: what is stored and sent, and the headers the cache adds
+// when it streams, pageCache decides (it gives the recorder what it needs:
+// the size limit, how to run a hole, what to do when streaming starts).
 type recorder struct {
-	w      http.ResponseWriter
-	req    *http.Request
-	p      *pageCache
-	debug  bool
-	header http.Header
-	status int
+	w        http.ResponseWriter
+	maxBody  int
+	debug    bool
+	runHole  func(w io.Writer, raw []byte) error
+	onStream func(h http.Header) // adds the cache's headers
+	header   http.Header
+	status   int
 
 	wroteHeader bool
 	body        bytes.Buffer // phase 1, as stored
@@ -38,7 +42,14 @@ type recorder struct {
 var _ phase1Writer = (*recorder)(nil)
 
 func (p *pageCache) newRecorder(w http.ResponseWriter, req *http.Request) *recorder {
-	return &recorder{w: w, req: req, p: p, debug: p.r.debugOn(req.Context()), header: http.Header{}}
+	rec := &recorder{w: w, maxBody: p.cfg.maxBody, debug: p.r.debugOn(req.Context()), header: http.Header{}}
+	ctx, live := tmplcache.Detach(req.Context()), p.cfg.live(req)
+	rec.runHole = func(w io.Writer, raw []byte) error { return p.r.runHole(ctx, w, raw, live, rec.debug) }
+	rec.onStream = func(h http.Header) {
+		_, state := p.decide(req, rec)
+		p.setHeaders(h, req, state, nil, 0)
+	}
+	return rec
 }
 
 func (rec *recorder) Header() http.Header { return rec.header }
@@ -78,7 +89,7 @@ func (rec *recorder) write(b []byte, hole bool) (int, error) {
 		rec.WriteHeader(http.StatusOK)
 	}
 	if !rec.overflow {
-		if rec.body.Len()+len(b) > rec.p.cfg.maxBody {
+		if rec.body.Len()+len(b) > rec.maxBody {
 			rec.overflow = true
 			rec.stream()
 		} else {
@@ -111,7 +122,7 @@ func (rec *recorder) send(b []byte, hole bool) error {
 		_, err := rec.w.Write(b)
 		return err
 	}
-	return rec.p.r.runHole(tmplcache.Detach(rec.req.Context()), rec.w, b, rec.p.cfg.live(rec.req), rec.debug)
+	return rec.runHole(rec.w, b)
 }
 
 // fail is told that an execution writing to rec failed: what was buffered
@@ -148,8 +159,7 @@ func (rec *recorder) stream() {
 	for k, vs := range rec.header {
 		h[k] = vs
 	}
-	_, state := rec.p.decide(rec.req, rec)
-	rec.p.setHeaders(h, rec.req, state, nil, 0)
+	rec.onStream(h)
 	h.Del("Content-Length") // holes may change the length
 	rec.w.WriteHeader(rec.status)
 	v := rec.view()
@@ -216,13 +226,14 @@ func docOf(content []byte, marks []mark) doc {
 	return doc{table: table[k:], holes: len(marks), content: content}
 }
 
-func (rec *recorder) page() *storedPage {
+// page is what rec recorded, to store: minus the headers that belong to
+// one response (and drop, the cache's own).
+func (rec *recorder) page(drop string) *storedPage {
 	h := rec.header.Clone()
-	for _, k := range []string{"Date", "Content-Length", "Age", "Set-Cookie"} {
-		h.Del(k)
-	}
-	if rec.p.cfg.header != "" {
-		h.Del(rec.p.cfg.header)
+	for _, k := range []string{"Date", "Content-Length", "Age", "Set-Cookie", drop} {
+		if k != "" {
+			h.Del(k)
+		}
 	}
 	return &storedPage{created: time.Now(), status: rec.status, header: h, content: rec.body.Bytes(), marks: rec.marks}
 }
