@@ -13,7 +13,7 @@ import (
 //
 //	reg := tmplcache.NewRegistry(c)
 //	tmplcache.Register(reg, func(p *Post) []string {
-//		return []string{"posts", "post:" + p.ID, "category:" + p.CategoryID}
+//		return []string{"posts", fmt.Sprint("post:", p.ID), fmt.Sprint("category:", p.CategoryID)}
 //	})
 //	...
 //	err := reg.Changed(ctx, oldPost, newPost) // both: the category may have moved
