@@ -383,3 +383,51 @@ func TestAFailedRenderIsReplacedByAnErrorPage(t *testing.T) {
 		})
 	}
 }
+
+// A hole that panics for one request (here a type assertion on live data
+// it did not get) costs that request a clean 500, not a cut page nor the
+// page itself: the cached text stays for everyone else, miss or hit.
+func TestAPanickingHoleFailsOnlyItsRequest(t *testing.T) {
+	for _, first := range []string{"", "Ann"} {
+		t.Run("first user "+fmt.Sprintf("%q", first), func(t *testing.T) {
+			c := tmplcache.New(nil)
+			r := cachetagging.New(c)
+			r.Nocache("greet", func(_ context.Context, w io.Writer, call nocache.Call) error {
+				_, err := io.WriteString(w, "Hello, "+call.Live.(string)) // panics without a user
+				return err
+			})
+			tmpl := mustPrepared(t, r, `<p>{{ cache_tagging "p" }}text {{ nocache "greet" }}{{ end_cache_tagging }}</p>`)
+			h := cachetagging.CachePage(r, time.Hour, cachetagging.LiveData(func(req *http.Request) any {
+				if u := req.Header.Get("X-User"); u != "" {
+					return u
+				}
+				return nil
+			}))(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				_ = r.ExecuteTemplate(req.Context(), w, tmpl, "t", nil)
+			}))
+			get := func(user string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if user != "" {
+					req.Header.Set("X-User", user)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				return w
+			}
+			for i, user := range []string{first, "Ann", "", "Bob"} {
+				w := get(user)
+				if user == "" {
+					require.Equal(t, http.StatusInternalServerError, w.Code, "request %d", i)
+					require.Equal(t, "Internal Server Error\n", w.Body.String(), "no half page")
+					continue
+				}
+				require.Equal(t, http.StatusOK, w.Code, "request %d", i)
+				require.Equal(t, "<p>text Hello, "+user+"</p>", w.Body.String())
+				if i > 0 {
+					require.Equal(t, "HIT", w.Header().Get("X-Cache"), "request %d", i)
+				}
+			}
+			require.EqualValues(t, 2, c.Stats().Stores, "one render: its fragment and its page, stored once")
+		})
+	}
+}
