@@ -101,3 +101,12 @@ func BenchmarkHitRedis(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMissRedis is BenchmarkMiss on Redis: a miss (render, then store
+// in one round trip) against the plain render and the store write alone.
+func BenchmarkMissRedis(b *testing.B) {
+	testserver.Require(b, "redis", testserver.RedisAddr())
+	rdb := redis.NewClient(&redis.Options{Addr: testserver.RedisAddr()})
+	defer rdb.Close()
+	benchMiss(b, tmplcache.New(redisstore.New(rdb), tmplcache.WithNamespace("bench-miss")))
+}

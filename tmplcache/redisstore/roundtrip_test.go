@@ -60,6 +60,15 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					require.NoError(t, err)
 					require.False(t, ok)
 				}},
+				// The lookup, the records of the tags the build collected
+				// (known only once it ran), the write.
+				{"a tracked Fetch that misses, builds and stores", 3, func(t *testing.T) {
+					ctx, scope := cache.Track(ctx)
+					v, err := cache.Fetch(ctx, "built", fillWith("v"), tmplcache.Tags(tags...))
+					require.NoError(t, err)
+					require.Equal(t, "v", string(v))
+					require.NoError(t, scope.End(ctx, nil))
+				}},
 				{"a tracked request's clock reading", 0, func(t *testing.T) {
 					ctx, scope := cache.Track(ctx) // an atomic load: the clock seen last
 					require.NoError(t, scope.End(ctx, nil))
@@ -84,7 +93,7 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					require.NoError(t, s.Delete(ctx, keysOf(items(t, c, 5))))
 				}},
 			} {
-				t.Run(fmt.Sprintf("%s costs %d round trip", tc.name, tc.want), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s costs %d round trips", tc.name, tc.want), func(t *testing.T) {
 					require.Equal(t, tc.want, rt.during(func() { tc.call(t) }))
 				})
 			}
