@@ -42,9 +42,6 @@ func pageSize(i int) int { return 2<<10 + int(uint32(i)*2654435761%(6<<10)) }
 // so the runs go from the smallest peak to the largest; run one alone
 // (-bench 'MemoryStoreRSS/NAME') for a clean process.
 func BenchmarkMemoryStoreRSS(b *testing.B) {
-	if testing.Short() {
-		b.Skip("fills 512 MiB a few times over")
-	}
 	const budget = 512 << 20
 	for _, tc := range []struct {
 		name   string

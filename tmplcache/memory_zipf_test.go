@@ -109,9 +109,6 @@ func newOtterAside(budget int64) cacheAside {
 // counters, already comes within 5 (4.4 points behind here), and MemoryStore
 // holds to a fraction of a point.
 func TestMemoryStoreZipfHitRatio(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays a million accesses on two caches")
-	}
 	t.Run("a Zipf workload hits within 2 points of otter at the same byte budget", func(t *testing.T) {
 		names, trace, budget := zipfWorkload(100_000, 1_000_000)
 		page := make([]byte, 8<<10)
