@@ -6,7 +6,6 @@ import (
 
 	"github.com/cachetagging/cachetagging/internal/marker"
 	"github.com/cachetagging/cachetagging/internal/sections"
-	"github.com/cachetagging/cachetagging/phased"
 )
 
 // The names users write, and the internal functions Prepare rewrites
@@ -148,5 +147,3 @@ func at(loc, fn string, err error) *Error {
 	e.Action = "{{" + fn + "}}"
 	return e
 }
-
-var _ = phased.LiveKey // the section's dot; see package phased

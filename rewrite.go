@@ -104,11 +104,9 @@ func (r *Renderer) Prepare(t *template.Template) error {
 	return nil
 }
 
-// ownIdents are the functions Prepare rewrites or checks.
+// ownIdents are the functions Prepare rewrites or checks: each must stand
+// alone as the head of an action.
 var ownIdents = []string{identBlock, identEndBlock, identPhased, identEndPhased, identAddTags, identPrevent, identNocache}
-
-// blockIdents must each stand alone as the head of an action.
-var blockIdents = []string{identBlock, identEndBlock, identPhased, identEndPhased, identAddTags, identPrevent, identNocache}
 
 // rewriter rewrites the trees of one Prepare call.
 type rewriter struct {
@@ -143,7 +141,7 @@ func (rw *rewriter) rewrite(tree *parse.Tree) error {
 			return
 		}
 		id, ok := n.(*parse.IdentifierNode)
-		if !ok || !slices.Contains(blockIdents, id.Ident) {
+		if !ok || !slices.Contains(ownIdents, id.Ident) {
 			return
 		}
 		if !standalone[n] {
@@ -349,15 +347,9 @@ func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]pa
 	d.call = open.Pipe.Cmds[0]
 	return []parse.Node{
 		open,
-		&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: &parse.PipeNode{
-			NodeType: parse.NodePipe, Pos: pos, Line: line,
-			Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{v("Mark")}}}}},
-		&parse.IfNode{BranchNode: parse.BranchNode{
-			NodeType: parse.NodeIf, Pos: pos, Line: line,
-			Pipe: &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Line: line,
-				Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{v("Miss")}}}},
-			List: list(pos, miss...),
-		}},
+		&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: pipe(pos, line, nil, v("Mark"))},
+		&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line,
+			Pipe: pipe(pos, line, nil, v("Miss")), List: list(pos, miss...)}},
 	}, nil
 }
 
@@ -483,13 +475,18 @@ func (rw *rewriter) errAt(n parse.Node, err error, format string, args ...any) *
 }
 
 func action(pos parse.Pos, line int, decl *parse.VariableNode, fn string, args ...parse.Node) *parse.ActionNode {
-	cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Pos: pos,
-		Args: append([]parse.Node{parse.NewIdentifier(fn).SetPos(pos)}, args...)}
-	pipe := &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Line: line, Cmds: []*parse.CommandNode{cmd}}
+	p := pipe(pos, line, decl, append([]parse.Node{parse.NewIdentifier(fn).SetPos(pos)}, args...)...)
+	return &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: p}
+}
+
+// pipe is a pipeline of one command, declaring decl if not nil.
+func pipe(pos parse.Pos, line int, decl *parse.VariableNode, args ...parse.Node) *parse.PipeNode {
+	p := &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Line: line,
+		Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: pos, Args: args}}}
 	if decl != nil {
-		pipe.Decl = []*parse.VariableNode{decl}
+		p.Decl = []*parse.VariableNode{decl}
 	}
-	return &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: pipe}
+	return p
 }
 
 func str(pos parse.Pos, s string) *parse.StringNode {
