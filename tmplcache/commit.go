@@ -211,8 +211,14 @@ func (c *Cache) readRecords(ctx context.Context, keys []string) ([]layout.Record
 	}
 	for j, i := range at {
 		r, ok := layout.DecodeRecord(again[j])
-		if !ok {
-			return nil, clk, fmt.Errorf("%w: tag record %q vanished after Add", ErrCorrupt, keys[i])
+		switch {
+		case again[j] == nil:
+			// An evicting store (memcached, a full MemoryStore) dropped it
+			// at once: nothing is wrong with the store, but the build
+			// cannot be checked against it.
+			return nil, clk, fmt.Errorf("tmplcache: tag record %q evicted as soon as it was created (is the store full?)", keys[i])
+		case !ok:
+			return nil, clk, fmt.Errorf("%w: tag record %q after Add", ErrCorrupt, keys[i])
 		}
 		recs[i] = r
 	}
