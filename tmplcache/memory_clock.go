@@ -35,7 +35,7 @@ func (m *MemoryStore) Invalidate(ctx context.Context, clock string, inv []Invali
 	if old.Known() {
 		prev = layout.AppendClock(nil, old)
 	}
-	clk := layout.Next(prev, nonZeroRand())
+	clk := layout.Next(prev, layout.NewEpoch())
 	mc.m[clock] = clk
 	value := layout.AppendClock(nil, clk)
 	m.set(clock, value, 0)
@@ -48,13 +48,4 @@ func (m *MemoryStore) Invalidate(ctx context.Context, clock string, inv []Invali
 		m.set(in.Key, out, in.TTL)
 	}
 	return value, nil
-}
-
-// nonZeroRand draws an epoch: never zero, which means "no reading".
-func nonZeroRand() uint64 {
-	for {
-		if v := randUint64(); v != 0 {
-			return v
-		}
-	}
 }

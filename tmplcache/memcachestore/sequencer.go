@@ -2,8 +2,6 @@ package memcachestore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -81,7 +79,7 @@ func (s *Store) advance(mkey string) (layout.Stamp, error) {
 	for range maxCASRounds {
 		it, err := s.client.Get(mkey)
 		if errors.Is(err, memcache.ErrCacheMiss) {
-			clk := layout.Next(nil, newEpoch())
+			clk := layout.Next(nil, layout.NewEpoch())
 			err = s.client.Add(&memcache.Item{Key: mkey, Value: layout.AppendClock(nil, clk)})
 			if errors.Is(err, memcache.ErrNotStored) {
 				continue // another process created it first
@@ -91,7 +89,7 @@ func (s *Store) advance(mkey string) (layout.Stamp, error) {
 		if err != nil {
 			return layout.Stamp{}, err
 		}
-		clk := layout.Next(it.Value, newEpoch())
+		clk := layout.Next(it.Value, layout.NewEpoch())
 		it.Value = layout.AppendClock(nil, clk)
 		it.Flags, it.Expiration = 0, 0
 		err = s.client.CompareAndSwap(it)
@@ -145,13 +143,4 @@ func (s *Store) stamp(mkey string, it *memcache.Item, rec layout.Record, release
 		}
 	}
 	return clk, errCASRounds
-}
-
-// newEpoch draws a random non-zero epoch for a clock that must start anew.
-func newEpoch() uint64 {
-	var b [8]byte
-	for binary.BigEndian.Uint64(b[:]) == 0 {
-		_, _ = rand.Read(b[:])
-	}
-	return binary.BigEndian.Uint64(b[:])
 }

@@ -2,12 +2,12 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"strconv"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -82,14 +82,10 @@ func (s *Store) Invalidate(ctx context.Context, clock string, inv []tmplcache.In
 	}
 	keys := make([]string, 1, 1+len(inv))
 	keys[0] = clock
-	var epoch [8]byte
-	for binary.BigEndian.Uint64(epoch[:]) == 0 {
-		_, _ = rand.Read(epoch[:])
-	}
 	args := make([]any, 1, 1+3*len(inv))
-	args[0] = epoch[:]
+	args[0] = binary.BigEndian.AppendUint64(nil, layout.NewEpoch())
 	for _, in := range inv {
-		if len(in.Record) != 40 {
+		if len(in.Record) != layout.RecordLen {
 			return nil, fmt.Errorf("redisstore: invalidate: a record of %d bytes", len(in.Record))
 		}
 		var release [8]byte

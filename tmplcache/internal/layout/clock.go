@@ -1,6 +1,9 @@
 package layout
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/rand/v2"
+)
 
 // A clock value (16 bytes) is what a store keeps at a namespace's clock
 // key:
@@ -49,6 +52,16 @@ func DecodeClock(b []byte) (Stamp, bool) {
 func AppendClock(dst []byte, s Stamp) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, s.Epoch)
 	return binary.BigEndian.AppendUint64(dst, s.Seq)
+}
+
+// NewEpoch draws a random epoch for a clock that starts anew: never zero,
+// which means "no reading".
+func NewEpoch() uint64 {
+	for {
+		if e := rand.Uint64(); e != 0 {
+			return e
+		}
+	}
 }
 
 // Next returns the clock value that follows old: seq+1 in the same epoch,
