@@ -59,16 +59,9 @@ func (r reads) Categories() ([]CategoryCount, error) {
 	if err := r.db.Order("name").Find(&categories).Error; err != nil {
 		return nil, err
 	}
-	var counts []struct {
-		CategoryID uint
-		N          int64
-	}
-	if err := r.db.Model(&Post{}).Select("category_id, count(*) AS n").Group("category_id").Scan(&counts).Error; err != nil {
+	byID, err := r.countBy(&Post{}, "category_id")
+	if err != nil {
 		return nil, err
-	}
-	byID := make(map[uint]int64, len(counts))
-	for _, c := range counts {
-		byID[c.CategoryID] = c.N
 	}
 	out := make([]CategoryCount, len(categories))
 	for i, c := range categories {
@@ -84,17 +77,21 @@ func (r reads) Comments(postID uint) ([]Comment, error) {
 }
 
 // commentCounts returns the number of comments of every post that has any.
-func (r reads) commentCounts() (map[uint]int64, error) {
+func (r reads) commentCounts() (map[uint]int64, error) { return r.countBy(&Comment{}, "post_id") }
+
+// countBy returns the number of rows of model's table per value of col
+// (an ID), for the values that have any.
+func (r reads) countBy(model any, col string) (map[uint]int64, error) {
 	var counts []struct {
-		PostID uint
-		N      int64
+		ID uint
+		N  int64
 	}
-	if err := r.db.Model(&Comment{}).Select("post_id, count(*) AS n").Group("post_id").Scan(&counts).Error; err != nil {
+	if err := r.db.Model(model).Select(col + " AS id, count(*) AS n").Group(col).Scan(&counts).Error; err != nil {
 		return nil, err
 	}
 	m := make(map[uint]int64, len(counts))
 	for _, c := range counts {
-		m[c.PostID] = c.N
+		m[c.ID] = c.N
 	}
 	return m, nil
 }

@@ -3,7 +3,6 @@ package gormtags
 import (
 	"context"
 	"reflect"
-	"slices"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"gorm.io/gorm"
@@ -177,19 +176,12 @@ func (p *plugin) after(db *gorm.DB) {
 	}
 	p.stats.writes.Add(1)
 	p.stats.tags.Add(uint64(len(tags)))
-	ctx := p.scope(db, w)
-	// The cache refuses a call with more than MaxTags tags as a whole.
-	for batch := range slices.Chunk(tags, invalidateBatch) {
-		if err := p.cache.InvalidateTags(ctx, batch...); err != nil {
-			// The cache remembers a failed invalidation and serves nothing
-			// until it has re-applied it: the write stands.
-			p.fail("invalidating the tags of a write", err, "table", stmt.Table, "tags", len(batch))
-		}
+	if err := p.cache.InvalidateTags(p.scope(db, w), tags...); err != nil {
+		// The cache remembers a failed invalidation and serves nothing
+		// until it has re-applied it: the write stands.
+		p.fail("invalidating the tags of a write", err, "table", stmt.Table, "tags", len(tags))
 	}
 }
-
-// invalidateBatch bounds the tags of one InvalidateTags call.
-const invalidateBatch = 4096
 
 // usable drops the tags the cache would refuse (empty, too long): the
 // cache refuses a call with one of them as a whole, and the other tags of
