@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/cachetagging/cachetagging/internal/stress"
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/stretchr/testify/require"
 )
@@ -39,59 +40,28 @@ func TestConcurrentRendersNeverServeStaleFragments(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := parse(t, `<p>{{ cache_tagging "value" "counter" }}{{ .n }}{{ end_cache_tagging }}</p>`,
 				tmplcache.WithSkew(tc.skew))
-			var data, published atomic.Int64
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					case <-time.After(tc.every/2 + rand.N(tc.every)):
+			res := stress.StaleReads(t, 1500*time.Millisecond, stress.Config{
+				Writers:    1,
+				Readers:    6,
+				Pause:      func() <-chan time.Time { return time.After(tc.every/2 + rand.N(tc.every)) },
+				Invalidate: func(int) error { return h.c.InvalidateTags(bg, "counter") },
+				Read: func(_ int, load func() int64) (int64, error) {
+					ctx := context.Background()
+					if tracked {
+						ctx, _ = h.c.Track(ctx) // the request begins
 					}
-					v := data.Add(1)
-					if err := h.c.InvalidateTags(bg, "counter"); err != nil {
-						t.Error(err)
-						return
+					n := load() // the handler loads its data
+					time.Sleep(time.Duration(100+rand.IntN(400)) * time.Microsecond)
+					out, err := h.exec(ctx, "t", map[string]any{"n": n})
+					if err != nil {
+						return 0, err
 					}
-					published.Store(v)
-				}
+					return strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(out, "<p>"), "</p>"), 10, 64)
+				},
 			})
-			var reads, stale atomic.Int64
-			for range 6 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						floor := published.Load()
-						ctx := context.Background()
-						if tracked {
-							ctx, _ = h.c.Track(ctx) // the request begins
-						}
-						n := data.Load() // the handler loads its data
-						time.Sleep(time.Duration(100+rand.IntN(400)) * time.Microsecond)
-						out, err := h.exec(ctx, "t", map[string]any{"n": n})
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						got, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(out, "<p>"), "</p>"), 10, 64)
-						reads.Add(1)
-						if got < floor {
-							stale.Add(1)
-						}
-					}
-				})
-			}
-			time.Sleep(1500 * time.Millisecond)
-			close(stop)
-			wg.Wait()
 			stats := h.c.Stats()
-			t.Logf("%d renders, %d stale; %d hits, %d stores, %d skipped as stale", reads.Load(), stale.Load(), stats.Hits, stats.Stores, stats.SkippedStale)
-			require.Zero(t, stale.Load())
+			t.Logf("%d renders, %d stale; %d hits, %d stores, %d skipped as stale", res.Reads, res.Stale, stats.Hits, stats.Stores, stats.SkippedStale)
+			require.Zero(t, res.Stale)
 			require.NotZero(t, stats.Hits, "the test must exercise hits")
 			require.NotZero(t, stats.Stores)
 		})

@@ -183,6 +183,12 @@ func TestADeployThatDropsASectionRebuildsOldEntries(t *testing.T) {
 	require.Equal(t, "HIT", get(v2).Header().Get("X-Cache"), "rebuilt and stored")
 }
 
+// memoryPage is h under CachePage for an hour, on a cache of its own.
+func memoryPage(h http.HandlerFunc) (*tmplcache.Cache, http.Handler) {
+	c := tmplcache.New(nil)
+	return c, cachetagging.CachePage(cachetagging.New(c), time.Hour)(h)
+}
+
 // With CDN tag headers on, the live response keeps its Set-Cookie (a login
 // redirect keeps its session).
 func TestTagHeadersKeepTheLiveResponsesCookie(t *testing.T) {
@@ -197,10 +203,8 @@ func TestTagHeadersKeepTheLiveResponsesCookie(t *testing.T) {
 
 // A hijacked connection (a websocket) is never stored, nor served.
 func TestHijackedResponsesAreNotStored(t *testing.T) {
-	c := tmplcache.New(nil)
-	r := cachetagging.New(c)
 	var runs atomic.Int32
-	h := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	c, h := memoryPage(func(w http.ResponseWriter, req *http.Request) {
 		runs.Add(1)
 		conn, buf, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -210,7 +214,7 @@ func TestHijackedResponsesAreNotStored(t *testing.T) {
 		defer conn.Close()
 		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello")
 		_ = buf.Flush()
-	}))
+	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for range 2 {
@@ -229,13 +233,11 @@ func TestHijackedResponsesAreNotStored(t *testing.T) {
 
 // A handler that flushes, then fails, leaves nothing stored.
 func TestAFlushedThenFailedResponseIsNotStored(t *testing.T) {
-	c := tmplcache.New(nil)
-	r := cachetagging.New(c)
-	h := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	c, h := memoryPage(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.WriteString(w, "partial")
 		http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
-	}))
+	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for range 2 {
@@ -251,13 +253,11 @@ func TestAFlushedThenFailedResponseIsNotStored(t *testing.T) {
 // An informational response (103 Early Hints) goes out at once and the
 // final response is cached as usual.
 func TestEarlyHintsPassThrough(t *testing.T) {
-	c := tmplcache.New(nil)
-	r := cachetagging.New(c)
-	h := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	_, h := memoryPage(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
 		w.WriteHeader(http.StatusEarlyHints)
 		_, _ = io.WriteString(w, "page")
-	}))
+	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var hints atomic.Int32
@@ -286,13 +286,11 @@ func TestABlockNestedInItsOwnKeyDoesNotWait(t *testing.T) {
 // A client that stops reading a page does not hold the page's build: a
 // second request is served meanwhile.
 func TestASlowClientDoesNotHoldThePage(t *testing.T) {
-	c := tmplcache.New(nil)
-	r := cachetagging.New(c)
 	var runs atomic.Int32
-	h := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	_, h := memoryPage(func(w http.ResponseWriter, req *http.Request) {
 		runs.Add(1)
 		_, _ = io.WriteString(w, strings.Repeat("page ", 1000))
-	}))
+	})
 	stuck := &blockingWriter{h: http.Header{}, release: make(chan struct{}), writing: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {

@@ -62,86 +62,55 @@ func (h *handRolled) cached(key string) (template.HTML, error) {
 	return html, nil
 }
 
-// BenchmarkHit measures, in one run, what a fragment hit costs against
-// what users would otherwise do: re-render it, keep it by hand in go-cache,
-// or copy its bytes; and a whole page under CachePage (one fragment, one
-// nocache hole) against a static handler.
-func BenchmarkHit(b *testing.B) {
-	data := hitData()
-	ctx := context.Background()
-	r := cachetagging.New(tmplcache.New(nil))
+// hitSetup is what BenchmarkHit and BenchmarkHitRedis measure: r, with the
+// greeting hole, and the fragment's templates: plain (no cache), cached (in
+// its block) and page (the block and the hole), the last two prepared.
+type hitSetup struct {
+	r                   *cachetagging.Renderer
+	plain, cached, page *template.Template
+}
+
+func newHitSetup(b *testing.B, c *tmplcache.Cache, opts ...cachetagging.Option) hitSetup {
+	b.Helper()
+	r := cachetagging.New(c, opts...)
 	r.Nocache("greeting", func(ctx context.Context, w io.Writer, call nocache.Call) error {
 		_, err := io.WriteString(w, "Hello, Ann")
 		return err
 	})
-	plain := template.Must(template.New("t").Funcs(sprigFuncs()).Parse(hitItems))
-	cached := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(hitBlock))
-	page := template.Must(template.New("page").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(hitPage))
-	for _, t := range []*template.Template{cached, page} {
+	h := hitSetup{
+		r:      r,
+		plain:  template.Must(template.New("t").Funcs(sprigFuncs()).Parse(hitItems)),
+		cached: template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(hitBlock)),
+		page:   template.Must(template.New("page").Funcs(sprigFuncs()).Funcs(r.FuncMap()).Parse(hitPage)),
+	}
+	for _, t := range []*template.Template{h.cached, h.page} {
 		if err := r.Prepare(t); err != nil {
 			b.Fatal(err)
 		}
 	}
-	hr := &handRolled{c: gocache.New(time.Hour, 0), partial: plain, data: data}
-	byHand := template.Must(template.New("t").Funcs(template.FuncMap{"cached": hr.cached}).Parse(`{{ cached "latest" }}`))
+	return h
+}
 
-	var want bytes.Buffer
-	if err := plain.Execute(&want, data); err != nil {
-		b.Fatal(err)
-	}
-	var buf bytes.Buffer
-	check := func(name string) {
-		if buf.String() != want.String() {
-			b.Fatalf("%s: output differs from the render:\n%.200q", name, buf.String())
-		}
-	}
-	for _, warm := range []func() error{
-		func() error { return r.ExecuteTemplate(ctx, &buf, cached, "t", data) },
-		func() error { return byHand.Execute(&buf, nil) },
-	} {
-		buf.Reset()
-		if err := warm(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("fragment: %d bytes", want.Len())
-
-	b.Run("case=render", func(b *testing.B) {
+// benchOutput runs name as a sub-benchmark of b: each iteration resets buf
+// and writes into it with write; the last output must be want.
+func benchOutput(b *testing.B, name string, buf *bytes.Buffer, want []byte, write func() error) {
+	b.Run(name, func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			_ = plain.Execute(&buf, data)
-		}
-		check("render")
-	})
-	b.Run("case=hit", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			buf.Reset()
-			if err := r.ExecuteTemplate(ctx, &buf, cached, "t", data); err != nil {
+			if err := write(); err != nil {
 				b.Fatal(err)
 			}
 		}
-		check("hit")
-	})
-	b.Run("case=handrolled", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			buf.Reset()
-			_ = byHand.Execute(&buf, nil)
-		}
-		check("handrolled")
-	})
-	b.Run("case=copy", func(b *testing.B) {
-		src := want.Bytes()
-		b.ReportAllocs()
-		for b.Loop() {
-			buf.Reset()
-			buf.Write(src)
+		if !bytes.Equal(buf.Bytes(), want) {
+			b.Fatalf("%s: output differs from the render:\n%.200q", name, buf.String())
 		}
 	})
+}
 
-	var static bytes.Buffer
+// benchPageHit measures a hit of page under CachePage (its miss stores it
+// first) against a static handler writing the same bytes.
+func benchPageHit(b *testing.B, r *cachetagging.Renderer, page *template.Template, data any) {
 	handler := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = r.ExecuteTemplate(req.Context(), w, page, "page", data)
@@ -149,10 +118,10 @@ func BenchmarkHit(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, "/latest", nil)
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, req) // the miss stores the page
-	static.Write(rec.Body.Bytes())
+	static := rec.Body.Bytes()
 	staticHandler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(static.Bytes())
+		_, _ = w.Write(static)
 	})
 	for _, c := range []struct {
 		name string
@@ -166,11 +135,48 @@ func BenchmarkHit(b *testing.B) {
 				w.buf = w.buf[:0]
 				c.h.ServeHTTP(w, req)
 			}
-			if !bytes.Equal(w.buf, static.Bytes()) {
+			if !bytes.Equal(w.buf, static) {
 				b.Fatalf("%s: page differs", c.name)
 			}
 		})
 	}
+}
+
+// BenchmarkHit measures, in one run, what a fragment hit costs against
+// what users would otherwise do: re-render it, keep it by hand in go-cache,
+// or copy its bytes; and a whole page under CachePage (one fragment, one
+// nocache hole) against a static handler.
+func BenchmarkHit(b *testing.B) {
+	data := hitData()
+	ctx := context.Background()
+	h := newHitSetup(b, tmplcache.New(nil))
+	hr := &handRolled{c: gocache.New(time.Hour, 0), partial: h.plain, data: data}
+	byHand := template.Must(template.New("t").Funcs(template.FuncMap{"cached": hr.cached}).Parse(`{{ cached "latest" }}`))
+
+	var want bytes.Buffer
+	if err := h.plain.Execute(&want, data); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	hit := func() error { return h.r.ExecuteTemplate(ctx, &buf, h.cached, "t", data) }
+	handrolled := func() error { return byHand.Execute(&buf, nil) }
+	for _, warm := range []func() error{hit, handrolled} {
+		buf.Reset()
+		if err := warm(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("fragment: %d bytes", want.Len())
+
+	benchOutput(b, "case=render", &buf, want.Bytes(), func() error { return h.plain.Execute(&buf, data) })
+	benchOutput(b, "case=hit", &buf, want.Bytes(), hit)
+	benchOutput(b, "case=handrolled", &buf, want.Bytes(), handrolled)
+	src := want.Bytes()
+	benchOutput(b, "case=copy", &buf, src, func() error {
+		_, err := buf.Write(src)
+		return err
+	})
+	benchPageHit(b, h.r, h.page, data)
 }
 
 // BenchmarkMiss: a miss renders the fragment and stores it; against the
@@ -191,13 +197,7 @@ func benchMiss(b *testing.B, c *tmplcache.Cache) {
 	_ = plain.Execute(&buf, data)
 	value := bytes.Clone(buf.Bytes())
 	tags := tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments")
-	b.Run("case=render", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			buf.Reset()
-			_ = plain.Execute(&buf, data)
-		}
-	})
+	benchOutput(b, "case=render", &buf, value, func() error { return plain.Execute(&buf, data) })
 	i := 0 // across -count runs too: every key is new
 	b.Run("case=miss", func(b *testing.B) {
 		b.ReportAllocs()

@@ -8,8 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/internal/stress"
 	"github.com/cachetagging/cachetagging/internal/testserver"
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/cachetagging/cachetagging/tmplcache/redisstore"
@@ -52,58 +51,26 @@ func hotTag(t *testing.T, c *tmplcache.Cache, r *cachetagging.Renderer, every, d
 	for i := range items {
 		items[i] = fmt.Sprintf("post number %d", i)
 	}
-	var data, published, renders, stale, invalidations atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	res := stress.StaleReads(t, d, stress.Config{
+		Writers:    1,
+		Readers:    4,
+		Pause:      func() <-chan time.Time { return tick.C },
+		Invalidate: func(int) error { return c.InvalidateTags(bg, "posts") },
+		Read: func(_ int, load func() int64) (int64, error) {
+			ctx, scope := c.Track(bg) // the request begins
+			n := load()               // the handler loads its data
+			var b bytesWriter
+			err := r.ExecuteTemplate(ctx, &b, tmpl, "t", map[string]any{"n": n, "items": items})
+			_ = scope.End(ctx, nil)
+			if err != nil {
+				return 0, err
 			}
-			v := data.Add(1)
-			if err := c.InvalidateTags(bg, "posts"); err != nil {
-				t.Error(err)
-				return
-			}
-			invalidations.Add(1)
-			published.Store(v)
-		}
+			return strconv.ParseInt(string(versionRe.FindSubmatch(b)[1]), 10, 64)
+		},
 	})
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				floor := published.Load()
-				ctx, scope := c.Track(bg) // the request begins
-				n := data.Load()          // the handler loads its data
-				var b bytesWriter
-				err := r.ExecuteTemplate(ctx, &b, tmpl, "t", map[string]any{"n": n, "items": items})
-				_ = scope.End(ctx, nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				m := versionRe.FindSubmatch(b)
-				got, _ := strconv.ParseInt(string(m[1]), 10, 64)
-				renders.Add(1)
-				if got < floor {
-					stale.Add(1)
-				}
-			}
-		})
-	}
-	time.Sleep(d)
-	close(stop)
-	wg.Wait()
-	return hotRun{renders: renders.Load(), invalidations: invalidations.Load(), stale: stale.Load(), stats: c.Stats()}
+	return hotRun{renders: res.Reads, invalidations: res.Invalidations, stale: res.Stale, stats: c.Stats()}
 }
 
 // Hot tags stay cached: a tag invalidated every 100 ms or 500 ms costs about
@@ -180,58 +147,28 @@ func skewedServers(t *testing.T, store tmplcache.Store, ns tmplcache.Option) {
 		require.NoError(t, r.Prepare(tmpl))
 		servers = append(servers, &harness{t: t, c: c, r: r, tmpl: tmpl})
 	}
-	var data, published, reads, stale atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond + rand.N(4*time.Millisecond)):
+	res := stress.StaleReads(t, 1500*time.Millisecond, stress.Config{
+		Writers:    1,
+		Readers:    4,
+		Pause:      func() <-chan time.Time { return time.After(time.Millisecond + rand.N(4*time.Millisecond)) },
+		Invalidate: func(i int) error { return servers[i%2].c.InvalidateTags(bg, "counter") },
+		Read: func(g int, load func() int64) (int64, error) {
+			h := servers[g%2]
+			ctx, scope := h.c.Track(context.Background())
+			n := load()
+			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Microsecond) // the handler works a little
+			out, err := h.exec(ctx, "t", map[string]any{"n": n})
+			_ = scope.End(ctx, nil)
+			if err != nil {
+				return 0, err
 			}
-			v := data.Add(1)
-			if err := servers[i%2].c.InvalidateTags(bg, "counter"); err != nil {
-				t.Error(err)
-				return
-			}
-			published.Store(v)
-		}
+			return strconv.ParseInt(versionRe.FindStringSubmatch(out)[1], 10, 64)
+		},
 	})
-	for g := range 4 {
-		h := servers[g%2]
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				floor := published.Load()
-				ctx, scope := h.c.Track(context.Background())
-				n := data.Load()
-				time.Sleep(time.Duration(50+rand.IntN(200)) * time.Microsecond) // the handler works a little
-				out, err := h.exec(ctx, "t", map[string]any{"n": n})
-				_ = scope.End(ctx, nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				got, _ := strconv.ParseInt(string(versionRe.FindStringSubmatch(out)[1]), 10, 64)
-				reads.Add(1)
-				if got < floor {
-					stale.Add(1)
-				}
-			}
-		})
-	}
-	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
 	a, b := servers[0].c.Stats(), servers[1].c.Stats()
 	t.Logf("%d renders, %d invalidations, %d stale; stores %d and %d, hits %d and %d",
-		reads.Load(), data.Load(), stale.Load(), a.Stores, b.Stores, a.Hits, b.Hits)
-	require.Zero(t, stale.Load())
+		res.Reads, res.Invalidations, res.Stale, a.Stores, b.Stores, a.Hits, b.Hits)
+	require.Zero(t, res.Stale)
 	require.NotZero(t, a.Stores, "the server whose clock is 2 s behind still stores")
 	require.NotZero(t, b.Stores, "and so does the one 2 s ahead")
 	require.NotZero(t, a.Hits+b.Hits)
@@ -242,7 +179,7 @@ type skewedClock time.Duration
 func (s skewedClock) Now() time.Time { return time.Now().Add(time.Duration(s)) }
 
 // redisClient returns a client of the test Redis (see internal/testserver).
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t testing.TB) *redis.Client {
 	t.Helper()
 	testserver.Require(t, "redis", testserver.RedisAddr())
 	c := redis.NewClient(&redis.Options{Addr: testserver.RedisAddr()})

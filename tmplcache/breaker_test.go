@@ -1,56 +1,39 @@
 package tmplcache_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/storefake"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestStoreErrorsNeverFailFetch(t *testing.T) {
-	store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+	store := storefake.New()
 	c := tmplcache.New(store, tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
-	store.failing.Store(true)
+	store.Failing.Store(true)
 	v, err := c.Fetch(bg, "k", value("rendered uncached"), tmplcache.Tags("t"))
 	require.NoError(t, err)
 	require.Equal(t, "rendered uncached", string(v))
 	_, ok, err := c.Get(bg, "k")
 	require.False(t, ok)
-	require.ErrorIs(t, err, errBoom, "Get reports the store error")
+	require.ErrorIs(t, err, storefake.ErrDown, "Get reports the store error")
 	require.NotZero(t, c.Stats().StoreErrors)
 }
 
 func TestTimeoutsBoundEveryStoreCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		store := storefake.New()
 		c := tmplcache.New(store, tmplcache.WithTimeout(50*time.Millisecond),
 			tmplcache.WithBreaker(100, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
-		store.hanging.Store(true)
+		store.Hanging.Store(true)
 		start := time.Now()
 		v, err := c.Fetch(bg, "k", value("v"), tmplcache.Tags("t"))
 		require.NoError(t, err)
@@ -63,13 +46,13 @@ func TestTimeoutsBoundEveryStoreCall(t *testing.T) {
 
 func TestBreakerOpensShortCircuitsAndCloses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		logs := &syncBuffer{}
-		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		logs := &syncbuf.Buffer{}
+		store := storefake.New()
 		c := tmplcache.New(store, tmplcache.WithTimeout(10*time.Millisecond),
 			tmplcache.WithBreaker(3, 5*time.Second), tmplcache.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 		require.NoError(t, c.Set(bg, "k", []byte("v"), tmplcache.Tags("t")))
 
-		store.hanging.Store(true) // black hole: accepts, never answers
+		store.Hanging.Store(true) // black hole: accepts, never answers
 		for range 3 {
 			_, _, _ = c.Get(bg, "k")
 		}
@@ -77,7 +60,7 @@ func TestBreakerOpensShortCircuitsAndCloses(t *testing.T) {
 		require.True(t, st.BreakerOpen)
 		require.EqualValues(t, 1, st.BreakerOpens)
 
-		calls := store.calls.Load()
+		calls := store.Calls.Load()
 		start := time.Now()
 		for range 100 {
 			v, err := c.Fetch(bg, "k", value("uncached"))
@@ -85,10 +68,10 @@ func TestBreakerOpensShortCircuitsAndCloses(t *testing.T) {
 			require.Equal(t, "uncached", string(v))
 		}
 		require.Zero(t, time.Since(start), "an open breaker costs no timeout")
-		require.Equal(t, calls, store.calls.Load(), "an open breaker sends nothing to the store")
+		require.Equal(t, calls, store.Calls.Load(), "an open breaker sends nothing to the store")
 		require.NotZero(t, c.Stats().ShortCircuits)
 
-		store.hanging.Store(false)
+		store.Hanging.Store(false)
 		time.Sleep(5 * time.Second)
 		requireHit(t, c, "k", "v")
 		require.False(t, c.Stats().BreakerOpen)
@@ -102,15 +85,15 @@ func TestBreakerOpensShortCircuitsAndCloses(t *testing.T) {
 
 func TestFailedInvalidationIsReappliedBeforeAnyRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		store := storefake.New()
 		c := tmplcache.New(store, tmplcache.WithBreaker(1, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, c.Set(bg, "k", []byte("old"), tmplcache.Tags("t")))
 
-		store.failing.Store(true)
-		require.ErrorIs(t, c.InvalidateTags(bg, "t"), errBoom)
+		store.Failing.Store(true)
+		require.ErrorIs(t, c.InvalidateTags(bg, "t"), storefake.ErrDown)
 		require.Equal(t, 1, c.Stats().PendingTags)
 
-		store.failing.Store(false)
+		store.Failing.Store(false)
 		time.Sleep(time.Second)
 		requireMiss(t, c, "k")
 		require.Zero(t, c.Stats().PendingTags)
@@ -118,9 +101,9 @@ func TestFailedInvalidationIsReappliedBeforeAnyRead(t *testing.T) {
 }
 
 func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
-	store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+	store := storefake.New()
 	c := tmplcache.New(store, tmplcache.WithBreaker(1, time.Hour), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
-	store.hanging.Store(true)
+	store.Hanging.Store(true)
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
 	_, _, err := c.Get(ctx, "k")
@@ -130,15 +113,15 @@ func TestCallerCancellationDoesNotTripTheBreaker(t *testing.T) {
 
 func TestATrialCallWhoseCallerGivesUpDoesNotJamTheBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		store := storefake.New()
 		c := tmplcache.New(store, tmplcache.WithBreaker(1, time.Second), tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
-		store.failing.Store(true)
+		store.Failing.Store(true)
 		_, _, _ = c.Get(bg, "k") // opens the breaker
 		require.True(t, c.Stats().BreakerOpen)
 
 		time.Sleep(time.Second)
-		store.failing.Store(false)
-		store.hanging.Store(true)
+		store.Failing.Store(false)
+		store.Hanging.Store(true)
 		ctx, cancel := context.WithCancel(bg)
 		go func() {
 			time.Sleep(10 * time.Millisecond)
@@ -147,7 +130,7 @@ func TestATrialCallWhoseCallerGivesUpDoesNotJamTheBreaker(t *testing.T) {
 		_, _, err := c.Get(ctx, "k")
 		require.ErrorIs(t, err, context.Canceled)
 
-		store.hanging.Store(false)
+		store.Hanging.Store(false)
 		_, _, err = c.Get(bg, "k")
 		require.NoError(t, err, "the next call is a new trial, not refused")
 		require.False(t, c.Stats().BreakerOpen)
@@ -195,7 +178,7 @@ type gatedStore struct {
 
 func (g *gatedStore) Set(ctx context.Context, items []tmplcache.Item) error {
 	if g.fail.Load() {
-		return errBoom
+		return storefake.ErrDown
 	}
 	if g.gate != nil {
 		close(g.entered)
@@ -207,10 +190,10 @@ func (g *gatedStore) Set(ctx context.Context, items []tmplcache.Item) error {
 
 func TestACallersOwnDeadlineDoesNotTripTheBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &faultyStore{Store: tmplcache.NewMemoryStore()}
+		store := storefake.New()
 		c := tmplcache.New(store, tmplcache.WithTimeout(time.Second), tmplcache.WithBreaker(1, time.Hour),
 			tmplcache.WithLogger(slog.New(slog.DiscardHandler)))
-		store.hanging.Store(true)
+		store.Hanging.Store(true)
 		ctx, cancel := context.WithTimeout(bg, 10*time.Millisecond) // shorter than the cache's timeout
 		defer cancel()
 		_, _, err := c.Get(ctx, "k")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/storefake"
 	"github.com/stretchr/testify/require"
 )
 
@@ -297,5 +298,5 @@ func TestDelete(t *testing.T) {
 
 func TestSharedReflectsTheStore(t *testing.T) {
 	require.False(t, tmplcache.New(nil).Shared())
-	require.True(t, tmplcache.New(&faultyStore{Store: tmplcache.NewMemoryStore()}).Shared())
+	require.True(t, tmplcache.New(storefake.New()).Shared())
 }

@@ -4,74 +4,39 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cachetagging/cachetagging/internal/stress"
 	"github.com/stretchr/testify/require"
 )
 
-// staleReads runs the §3.3 stress: writers bump a counter (the data) and
-// then invalidate its tag; readers note the newest counter whose
-// invalidation has returned, then Fetch a value whose fill reads the
-// counter and dawdles a few hundred µs. A read that returns a counter older
-// than the one noted before it began is stale.
+// staleReads runs the §3.3 stress (see internal/stress) on c: two writers
+// bump a counter (the data) and invalidate its tag, up to 300 µs apart; six
+// readers Fetch a value whose fill reads the counter and dawdles a few
+// hundred µs.
 func staleReads(t *testing.T, c *Cache, d time.Duration) (reads, stale int64) {
-	var data, published atomic.Int64
 	ctx := context.Background()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				v := data.Add(1)
-				if err := c.InvalidateTags(ctx, "counter"); err != nil {
-					t.Error(err)
-					return
-				}
-				for p := published.Load(); p < v && !published.CompareAndSwap(p, v); p = published.Load() {
-				}
-				time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+	res := stress.StaleReads(t, d, stress.Config{
+		Writers: 2,
+		Readers: 6,
+		Pause: func() <-chan time.Time {
+			return time.After(time.Duration(rand.IntN(300)) * time.Microsecond)
+		},
+		Invalidate: func(int) error { return c.InvalidateTags(ctx, "counter") },
+		Read: func(_ int, load func() int64) (int64, error) {
+			v, err := c.Fetch(ctx, "value", func(context.Context) ([]byte, error) {
+				n := load()
+				time.Sleep(time.Duration(100+rand.IntN(400)) * time.Microsecond)
+				return strconv.AppendInt(nil, n, 10), nil
+			}, Tags("counter"))
+			if err != nil {
+				return 0, err
 			}
-		})
-	}
-	var nReads, nStale atomic.Int64
-	for range 6 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				floor := published.Load()
-				v, err := c.Fetch(ctx, "value", func(context.Context) ([]byte, error) {
-					n := data.Load()
-					time.Sleep(time.Duration(100+rand.IntN(400)) * time.Microsecond)
-					return strconv.AppendInt(nil, n, 10), nil
-				}, Tags("counter"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				n, _ := strconv.ParseInt(string(v), 10, 64)
-				nReads.Add(1)
-				if n < floor {
-					nStale.Add(1)
-				}
-			}
-		})
-	}
-	time.Sleep(d)
-	close(stop)
-	wg.Wait()
-	return nReads.Load(), nStale.Load()
+			return strconv.ParseInt(string(v), 10, 64)
+		},
+	})
+	return res.Reads, res.Stale
 }
 
 func TestNoStaleReadAfterInvalidation(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package testserver finds the real servers tests run against (Redis,
-// PostgreSQL) and applies one rule to all of them: a server that does not
+// memcached, PostgreSQL) and applies one rule to all of them: a server that does not
 // answer skips the test on a developer's machine, and fails it under
 // CI=true, where .ci/run has started every server.
 package testserver
@@ -24,6 +24,10 @@ func Unavailable(t testing.TB, what string, err error) {
 
 // RedisAddr is the Redis server tests use: $REDIS_ADDR, or 127.0.0.1:6379.
 func RedisAddr() string { return env("REDIS_ADDR", "127.0.0.1:6379") }
+
+// MemcacheAddr is the memcached server tests use: $MEMCACHE_ADDR, or
+// 127.0.0.1:11211.
+func MemcacheAddr() string { return env("MEMCACHE_ADDR", "127.0.0.1:11211") }
 
 // PostgresDSN is the PostgreSQL database tests use: $POSTGRES_DSN, or the
 // trust-auth database "test" on 127.0.0.1:5432.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/cachetagging/cachetagging/tmplcache/cachemetrics"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/storefake"
 )
 
 var quiet = tmplcache.WithLogger(slog.New(slog.DiscardHandler))
@@ -67,11 +68,11 @@ tmplcache_pending_tags 0
 }
 
 func TestCollectorReportsTheBreakerAndPendingTags(t *testing.T) {
-	s := &flakyStore{mem: tmplcache.NewMemoryStore()}
+	s := storefake.New()
 	c := tmplcache.New(s, tmplcache.WithBreaker(1, time.Hour), quiet)
 	col := cachemetrics.NewCollector(c)
 	ctx := context.Background()
-	s.down.Store(true)
+	s.Failing.Store(true)
 	if err := c.InvalidateTags(ctx, "post:1"); err == nil {
 		t.Fatal("InvalidateTags on a failing store: want an error")
 	}
@@ -106,11 +107,11 @@ tmplcache_store_errors_total 1
 // This one walks Stats by reflection, so it covers fields added after it
 // was written.
 func TestCollectorExposesEveryStatsFieldWithItsValue(t *testing.T) {
-	s := &flakyStore{mem: tmplcache.NewMemoryStore()}
+	s := storefake.New()
 	c := tmplcache.New(s, tmplcache.WithBreaker(1, time.Hour), quiet)
 	reg := register(t, cachemetrics.NewCollector(c))
 	exercise(t, c)
-	s.down.Store(true)
+	s.Failing.Store(true)
 	_ = c.InvalidateTags(context.Background(), "home")
 	_, _, _ = c.Get(context.Background(), "post:1")
 

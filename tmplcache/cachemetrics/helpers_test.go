@@ -2,7 +2,6 @@ package cachemetrics_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -29,42 +28,6 @@ func exercise(t *testing.T, c *tmplcache.Cache) {
 			t.Fatal(err)
 		}
 	}
-}
-
-var errDown = errors.New("store down")
-
-// flakyStore is a MemoryStore that fails every call while down is set.
-type flakyStore struct {
-	mem  *tmplcache.MemoryStore
-	down atomic.Bool
-}
-
-func (s *flakyStore) Get(ctx context.Context, keys []string) ([][]byte, error) {
-	if s.down.Load() {
-		return nil, errDown
-	}
-	return s.mem.Get(ctx, keys)
-}
-
-func (s *flakyStore) Set(ctx context.Context, items []tmplcache.Item) error {
-	if s.down.Load() {
-		return errDown
-	}
-	return s.mem.Set(ctx, items)
-}
-
-func (s *flakyStore) Add(ctx context.Context, items []tmplcache.Item) error {
-	if s.down.Load() {
-		return errDown
-	}
-	return s.mem.Add(ctx, items)
-}
-
-func (s *flakyStore) Delete(ctx context.Context, keys []string) error {
-	if s.down.Load() {
-		return errDown
-	}
-	return s.mem.Delete(ctx, keys)
 }
 
 var seq atomic.Int64

@@ -1,76 +1,17 @@
 package gormtags_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/cachetagging/cachetagging/tmplcache/gormtags"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/storefake"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 )
-
-var errDown = errors.New("store down")
-
-// flakyStore is a memory store that fails every call while down is set.
-// It has the four Store methods only (no embedding): no optional extension
-// of the memory store may bypass the failure.
-type flakyStore struct {
-	mem  *tmplcache.MemoryStore
-	down atomic.Bool
-}
-
-func (s *flakyStore) Delete(ctx context.Context, keys []string) error {
-	if s.down.Load() {
-		return errDown
-	}
-	return s.mem.Delete(ctx, keys)
-}
-
-func (s *flakyStore) Get(ctx context.Context, keys []string) ([][]byte, error) {
-	if s.down.Load() {
-		return nil, errDown
-	}
-	return s.mem.Get(ctx, keys)
-}
-
-func (s *flakyStore) Set(ctx context.Context, items []tmplcache.Item) error {
-	if s.down.Load() {
-		return errDown
-	}
-	return s.mem.Set(ctx, items)
-}
-
-func (s *flakyStore) Add(ctx context.Context, items []tmplcache.Item) error {
-	if s.down.Load() {
-		return errDown
-	}
-	return s.mem.Add(ctx, items)
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAStoreOutageNeverFailsAWrite: with the cache's store down, writes
 // succeed, the failures are logged to the cache's logger and counted, and
@@ -78,8 +19,8 @@ func (s *syncBuffer) String() string {
 func TestAStoreOutageNeverFailsAWrite(t *testing.T) {
 	forEach(t, backends, func(t *testing.T, b backend) {
 		db := b.open(t, nil)
-		store := &flakyStore{mem: tmplcache.NewMemoryStore()}
-		var logs syncBuffer
+		store := storefake.New()
+		var logs syncbuf.Buffer
 		// The breaker stays closed: the test is about the plugin, not the cooldown.
 		c := tmplcache.New(store, tmplcache.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), tmplcache.WithBreaker(1000, 0))
 		reg := tmplcache.NewRegistry(c)
@@ -91,7 +32,7 @@ func TestAStoreOutageNeverFailsAWrite(t *testing.T) {
 		tag := fmt.Sprintf("post:%d", p.ID)
 		require.NoError(t, c.Set(bg, "page", []byte("before"), tmplcache.Tags(tag)))
 
-		store.down.Store(true)
+		store.Failing.Store(true)
 		require.NoError(t, db.Model(&p).Update("title", "after").Error, "the write succeeds")
 		require.NoError(t, db.Transaction(func(tx *gorm.DB) error {
 			return tx.Model(&p).Update("category_id", 2).Error
@@ -105,7 +46,7 @@ func TestAStoreOutageNeverFailsAWrite(t *testing.T) {
 		require.Positive(t, stats.Errors)
 		require.Contains(t, logs.String(), "gormtags: invalidating the tags of a write failed")
 
-		store.down.Store(false)
+		store.Failing.Store(false)
 		_, ok, err := c.Get(bg, "page")
 		require.NoError(t, err)
 		require.False(t, ok, "the entry built before the write is not served once the store is back")

@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/internal/testserver"
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/cachetagging/cachetagging/tmplcache/gormtags"
 	"github.com/glebarez/sqlite"
@@ -113,17 +112,10 @@ const postgresAddr = "127.0.0.1:5432"
 
 // openPostgres opens the test database with tables unique to this test. A
 // server that does not answer skips the test, unless CI=true, where it
-// fails it: CI starts PostgreSQL, a missing one is a broken CI.
+// fails it (see internal/testserver).
 func openPostgres(t testing.TB, cfg *gorm.Config) *gorm.DB {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", postgresAddr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at %s does not answer, and CI=true: %v", postgresAddr, err)
-		}
-		t.Skipf("PostgreSQL at %s does not answer (set CI=true to fail instead): %v", postgresAddr, err)
-	}
-	_ = conn.Close()
+	testserver.Require(t, "PostgreSQL", postgresAddr)
 	// Tables unique to the test: other packages' tests may run at once.
 	naming := schema.NamingStrategy{TablePrefix: "gormtags_" + randomName() + "_"}
 	var errs []error

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/cachetagging/cachetagging/tmplcache/gormtags"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
@@ -33,6 +34,29 @@ func probe(t *testing.T, c *tmplcache.Cache, key, tag string) (stored bool) {
 func TestTagsStayLockedUntilTheTransactionEnds(t *testing.T) {
 	type write func(db *gorm.DB, p *Post, open func()) error
 	save := func(db *gorm.DB, p *Post) error { return db.Model(p).Update("title", "changed").Error }
+	// body is a transaction's body: the write, open, then end as its
+	// result (nil commits).
+	body := func(p *Post, open func(), end error) func(tx *gorm.DB) error {
+		return func(tx *gorm.DB) error {
+			if err := save(tx, p); err != nil {
+				return err
+			}
+			open()
+			return end
+		}
+	}
+	commits := func(db *gorm.DB, p *Post, open func()) error { return db.Transaction(body(p, open, nil)) }
+	// begin writes in db.Begin, then ends the transaction with end.
+	begin := func(end func(tx *gorm.DB) *gorm.DB) write {
+		return func(db *gorm.DB, p *Post, open func()) error {
+			tx := db.Begin()
+			defer tx.Rollback() // a no-op once ended
+			if err := body(p, open, nil)(tx); err != nil {
+				return err
+			}
+			return end(tx).Error
+		}
+	}
 	cases := []struct {
 		name     string
 		cfg      *gorm.Config
@@ -42,46 +66,16 @@ func TestTagsStayLockedUntilTheTransactionEnds(t *testing.T) {
 		{"the implicit transaction around one write", nil, true, func(db *gorm.DB, p *Post, _ func()) error {
 			return save(db, p)
 		}},
-		{"db.Transaction that commits", nil, false, func(db *gorm.DB, p *Post, open func()) error {
-			return db.Transaction(func(tx *gorm.DB) error {
-				if err := save(tx, p); err != nil {
-					return err
-				}
-				open()
-				return nil
-			})
-		}},
+		{"db.Transaction that commits", nil, false, commits},
 		{"db.Transaction that rolls back", nil, false, func(db *gorm.DB, p *Post, open func()) error {
-			err := db.Transaction(func(tx *gorm.DB) error {
-				if err := save(tx, p); err != nil {
-					return err
-				}
-				open()
-				return errRollback
-			})
+			err := db.Transaction(body(p, open, errRollback))
 			if errors.Is(err, errRollback) {
 				return nil
 			}
 			return fmt.Errorf("want the rollback, got %v", err)
 		}},
-		{"db.Begin then Commit", nil, false, func(db *gorm.DB, p *Post, open func()) error {
-			tx := db.Begin()
-			defer tx.Rollback() // a no-op once ended
-			if err := save(tx, p); err != nil {
-				return err
-			}
-			open()
-			return tx.Commit().Error
-		}},
-		{"db.Begin then Rollback", nil, false, func(db *gorm.DB, p *Post, open func()) error {
-			tx := db.Begin()
-			defer tx.Rollback() // a no-op once ended
-			if err := save(tx, p); err != nil {
-				return err
-			}
-			open()
-			return tx.Rollback().Error
-		}},
+		{"db.Begin then Commit", nil, false, begin((*gorm.DB).Commit)},
+		{"db.Begin then Rollback", nil, false, begin((*gorm.DB).Rollback)},
 		{"a nested db.Transaction (a savepoint) inside one that commits", nil, false, func(db *gorm.DB, p *Post, open func()) error {
 			return db.Transaction(func(tx *gorm.DB) error {
 				if err := tx.Transaction(func(tx *gorm.DB) error { return save(tx, p) }); err != nil {
@@ -91,23 +85,9 @@ func TestTagsStayLockedUntilTheTransactionEnds(t *testing.T) {
 				return nil
 			})
 		}},
-		{"a transaction in a DB opened in prepared-statement mode", &gorm.Config{PrepareStmt: true}, false, func(db *gorm.DB, p *Post, open func()) error {
-			return db.Transaction(func(tx *gorm.DB) error {
-				if err := save(tx, p); err != nil {
-					return err
-				}
-				open()
-				return nil
-			})
-		}},
+		{"a transaction in a DB opened in prepared-statement mode", &gorm.Config{PrepareStmt: true}, false, commits},
 		{"a prepared-statement session of a DB opened in prepared-statement mode", &gorm.Config{PrepareStmt: true}, false, func(db *gorm.DB, p *Post, open func()) error {
-			return db.Session(&gorm.Session{PrepareStmt: true}).Transaction(func(tx *gorm.DB) error {
-				if err := save(tx, p); err != nil {
-					return err
-				}
-				open()
-				return nil
-			})
+			return commits(db.Session(&gorm.Session{PrepareStmt: true}), p, open)
 		}},
 		{"the implicit transaction of a write on a pinned connection", nil, true, func(db *gorm.DB, p *Post, _ func()) error {
 			return db.Connection(func(conn *gorm.DB) error { return save(conn, p) })
@@ -169,7 +149,7 @@ func TestTransactionsTheHookCannotSee(t *testing.T) {
 			t.Run(way.name+", a write is invalidated once, counted and warned about", func(t *testing.T) {
 				db := b.open(t, nil)
 				derived := db.WithContext(bg)
-				var logs syncBuffer
+				var logs syncbuf.Buffer
 				c, _ := install(t, db, gormtags.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 				p := Post{Title: "first", CategoryID: 1}
 				require.NoError(t, db.Create(&p).Error)

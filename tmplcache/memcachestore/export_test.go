@@ -1,30 +1,27 @@
 package memcachestore
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/cachetagging/cachetagging/internal/testserver"
 )
 
 // Test helpers, exported to the tests of package memcachestore_test.
 
 // ServerAddr returns the address of the memcached server the tests use:
 // $MEMCACHE_ADDR, or 127.0.0.1:11211. When it does not answer, tb is
-// skipped, or failed if $CI is "true" (CI must never skip these tests).
+// skipped, or failed if $CI is "true" (see internal/testserver).
 func ServerAddr(tb testing.TB) string {
 	tb.Helper()
-	addr := cmp.Or(os.Getenv("MEMCACHE_ADDR"), "127.0.0.1:11211")
+	addr := testserver.MemcacheAddr()
 	if err := probe(addr); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("memcached at %s does not answer, and CI=true: %v", addr, err)
-		}
-		tb.Skipf("memcached at %s does not answer (set CI=true to fail instead): %v", addr, err)
+		testserver.Unavailable(tb, "memcached at "+addr, err)
 	}
 	return addr
 }

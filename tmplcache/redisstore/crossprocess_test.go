@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachetagging/cachetagging/internal/testserver"
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -68,7 +69,7 @@ func runChild(t *testing.T, role, ns, arg string) {
 func childCommand(t *testing.T, role, ns, arg, server string) *exec.Cmd {
 	cmd := exec.CommandContext(testCtx(t), os.Args[0], "-test.run=^TestCrossProcessChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
-		childRoleEnv+"="+role, childNSEnv+"="+ns, childArgEnv+"="+arg, childKindEnv+"="+server, "REDIS_ADDR="+redisAddr(),
+		childRoleEnv+"="+role, childNSEnv+"="+ns, childArgEnv+"="+arg, childKindEnv+"="+server, "REDIS_ADDR="+testserver.RedisAddr(),
 		// Under -race a process lingers a second at exit by default.
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	return cmd

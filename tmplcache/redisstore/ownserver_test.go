@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachetagging/cachetagging/internal/testserver"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -29,7 +30,7 @@ func startOwnServer(t testing.TB) *ownServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		unavailable(t, "redis-server", err)
+		testserver.Unavailable(t, "redis-server", err)
 	}
 	dir, err := os.MkdirTemp("", "redisstore") // short: socket paths are limited to ~100 bytes
 	require.NoError(t, err)

@@ -12,27 +12,10 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/cachetagging/cachetagging/internal/testserver"
 	"github.com/cachetagging/cachetagging/tmplcache"
 	"github.com/redis/go-redis/v9"
 )
-
-// The one rule for tests that need a real server: a server that does not
-// answer skips the test, unless CI=true, where it fails it (CI starts every
-// server; a missing one is a broken CI, not a reason to go green).
-func unavailable(t testing.TB, what string, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is unavailable: %v (CI=true: real servers are required)", what, err)
-	}
-	t.Skipf("%s is unavailable: %v (with CI=true this fails)", what, err)
-}
-
-func redisAddr() string {
-	if a := os.Getenv("REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
 
 func clusterAddrs() []string {
 	if a := os.Getenv("REDIS_CLUSTER_ADDRS"); a != "" {
@@ -46,10 +29,10 @@ func clusterAddrs() []string {
 // never flush it.
 func realClient(t testing.TB) *redis.Client {
 	t.Helper()
-	if _, err := probe(redisAddr(), "ping"); err != nil {
-		unavailable(t, "redis at "+redisAddr(), err)
+	if _, err := probe(testserver.RedisAddr(), "ping"); err != nil {
+		testserver.Unavailable(t, "redis at "+testserver.RedisAddr(), err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: redisAddr()})
+	c := redis.NewClient(&redis.Options{Addr: testserver.RedisAddr()})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -73,7 +56,7 @@ func clusterClient(t testing.TB) *redis.ClusterClient {
 			err = fmt.Errorf("cluster_state is not ok")
 		}
 		if err != nil {
-			unavailable(t, "redis cluster node "+addr, err)
+			testserver.Unavailable(t, "redis cluster node "+addr, err)
 		}
 	}
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: clusterAddrs()})
