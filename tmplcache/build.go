@@ -43,9 +43,8 @@ type Build struct {
 	mu        sync.Mutex
 	deps      []dep // a handful: a slice beats a map
 	depBuf    [2]dep
-	recBuf    [6][]byte // a hit's tag records, read once
-	preRead   bool      // data may predate Begin: its own reading says nothing
-	given     bool      // Set's value, not built here: no reading of its own
+	preRead   bool // data may predate Begin: its own reading says nothing
+	given     bool // Set's value, not built here: no reading of its own
 	prevented bool
 	stale     bool // content may predate an invalidation: never store
 	unsure    bool // versions could not be checked: never store
@@ -70,7 +69,7 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 		// loads its data after both.
 		b.reading = c.reading()
 		now := c.now()
-		e, st, _ := c.load(ctx, b.key, s.opts.check, now, b.recBuf[:0])
+		e, st, _ := c.load(ctx, b.key, s.opts.check, now)
 		switch st {
 		case fresh:
 			if !c.recomputeEarly(e.meta, now) {
@@ -131,8 +130,18 @@ func (c *Cache) recomputeEarly(m layout.Meta, now time.Time) bool {
 		return false
 	}
 	left := float64(m.Expires - now.UnixNano())
-	return left <= -float64(m.Delta)*c.cfg.beta*math.Log(1-rand.Float64())
+	scale := float64(m.Delta) * c.cfg.beta
+	if left > xfetchHorizon*scale {
+		return false // -log(1-U) < xfetchHorizon for every U rand can draw
+	}
+	return left <= -scale*math.Log(1-rand.Float64())
 }
+
+// xfetchHorizon bounds -log(1-U) for U from rand.Float64, which is a
+// multiple of 2⁻⁵³ below 1: 53·ln 2 ≈ 36.74. Further from expiry than this
+// many build times (times β), no draw can trigger a rebuild, so most hits
+// skip the draw and the logarithm.
+const xfetchHorizon = 37
 
 // buildingSelf reports a key that is being built by an ancestor (a value
 // that contains itself): waiting for that flight would wait for ourselves.

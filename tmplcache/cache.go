@@ -137,7 +137,7 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now(), nil)
+	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now())
 	if st == inGrace {
 		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
 	}
@@ -159,10 +159,13 @@ const (
 	inGrace           // invalid, but its grace lets it be served while one reader rebuilds
 )
 
+// recBufs hold the tag records of one read while it is judged: a hit needs
+// them no longer (its tags are read in place in the entry).
+var recBufs = sync.Pool{New: func() any { return new([8][]byte) }}
+
 // load reads and judges an entry. Its tags and value alias store memory.
 // check, if set, may reject a value this reader cannot use.
-// recs is a buffer for the tag records.
-func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, recs [][]byte) (entryView, readState, error) {
+func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (entryView, readState, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
@@ -170,7 +173,12 @@ func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, 
 			return entryView{}, missed, err
 		}
 	}
-	raw, recs, err := c.readEntry(ctx, skey, recs)
+	buf := recBufs.Get().(*[8][]byte)
+	defer func() {
+		clear(buf[:])
+		recBufs.Put(buf)
+	}()
+	raw, recs, err := c.readEntry(ctx, skey, buf[:0])
 	if err != nil || raw == nil {
 		c.stats.misses.Add(1)
 		return entryView{}, missed, err
