@@ -22,7 +22,7 @@ import (
 // hand-rolled go-cache hit makes 10, html/template's own share of it.
 const (
 	maxFragmentHitAllocs = 12
-	maxPageHitAllocs     = 11
+	maxPageHitAllocs     = 6
 )
 
 func TestHitsAllocateLittle(t *testing.T) {

@@ -65,7 +65,7 @@ func PageKeyHeaders(names ...string) PageOption {
 // CacheHeader names the header telling HIT, STALE, MISS or BYPASS
 // (default "X-Cache"; empty: no header).
 func CacheHeader(name string) PageOption {
-	return func(c *pageConfig) { c.header = name }
+	return func(c *pageConfig) { c.header = http.CanonicalHeaderKey(name) }
 }
 
 // TagHeaders emits the page's tags for each CDN (see [Fastly],
@@ -89,12 +89,16 @@ func PageGrace(d time.Duration) PageOption {
 }
 
 // DefaultPageKey is scheme, host, path and query.
-func DefaultPageKey(r *http.Request) string {
+func DefaultPageKey(r *http.Request) string { return defaultPageKey("", r, "") }
+
+// defaultPageKey is DefaultPageKey between prefix and suffix, in one
+// allocation.
+func defaultPageKey(prefix string, r *http.Request, suffix string) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + r.URL.RawQuery
+	return prefix + scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + r.URL.RawQuery + suffix
 }
 
 // CachePage caches whole GET and HEAD responses of next for ttl (or until
@@ -129,7 +133,7 @@ func DefaultPageKey(r *http.Request) string {
 // CachePage: inside, they would hide the page's holes from it (the page is
 // then not stored).
 func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Handler) http.Handler {
-	cfg := pageConfig{header: "X-Cache", key: DefaultPageKey, maxBody: DefaultMaxPageSize,
+	cfg := pageConfig{header: "X-Cache", maxBody: DefaultMaxPageSize,
 		tags: func(*http.Request) []string { return nil },
 		live: func(req *http.Request) any {
 			if v, ok := liveFrom(req.Context()); ok {
@@ -172,7 +176,7 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p.bypass(w, req)
 		return
 	}
-	key := pagePrefix + *p.r.setDigest.Load() + ":" + p.cfg.key(req) + headerKey(req, p.cfg.keyHeaders)
+	key := p.storeKey(req)
 	b, err := p.begin(req, key)
 	if err != nil {
 		p.r.logger.Warn("cachetagging: CachePage: page not cached", "url", req.URL.String(), "err", err)
@@ -205,6 +209,21 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	p.miss(w, req, b, key, vary)
+}
+
+// storeKey is the key of req's page in the store: the digest of the
+// renderer's templates, then req's own key.
+func (p *pageCache) storeKey(req *http.Request) string {
+	return p.requestKey(req, *p.r.pagePrefix.Load())
+}
+
+// requestKey is prefix, then req's key ([PageKey], by default
+// [DefaultPageKey]) and the values of [PageKeyHeaders].
+func (p *pageCache) requestKey(req *http.Request, prefix string) string {
+	if p.cfg.key == nil {
+		return defaultPageKey(prefix, req, headerKey(req, p.cfg.keyHeaders))
+	}
+	return prefix + p.cfg.key(req) + headerKey(req, p.cfg.keyHeaders)
 }
 
 // begin reads a page key. The page's build is the request's tracked scope
@@ -346,14 +365,14 @@ func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int
 	}
 	var note string
 	if debug {
-		note = pageAnnotation(p.cfg.key(req)+headerKey(req, p.cfg.keyHeaders), state, tags, age)
+		note = pageAnnotation(p.requestKey(req, ""), state, tags, age)
 	}
 	h := w.Header()
-	copyHeader(h, header)
-	p.setHeaders(h, req, state, tags, age)
+	vals := copyHeader(h, header)
+	p.setHeaders(h, &vals, req, state, tags, age)
 	if bodyAllowed(status) {
 		n := len(body.content) - out.markers + out.buf.Len() + len(note)
-		h["Content-Length"] = []string{strconv.Itoa(n)}
+		vals.set(h, "Content-Length", strconv.Itoa(n))
 	}
 	w.WriteHeader(status)
 	if req.Method == http.MethodHead || !bodyAllowed(status) {
@@ -366,18 +385,38 @@ func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int
 }
 
 // copyHeader copies src into dst, all values in one allocation (each
-// slice capped, so an append never reaches its neighbour).
-func copyHeader(dst, src http.Header) {
+// slice capped, so an append never reaches its neighbour), with room for
+// the headers CachePage adds: it returns that room.
+func copyHeader(dst, src http.Header) headerValues {
 	n := 0
 	for _, vs := range src {
 		n += len(vs)
 	}
-	all := make([]string, 0, n)
+	all := make([]string, 0, n+addedHeaders)
 	for k, vs := range src {
 		start := len(all)
 		all = append(all, vs...)
 		dst[k] = all[start:len(all):len(all)]
 	}
+	return headerValues(all[len(all):])
+}
+
+// addedHeaders is how many headers a hit adds at most without CDN tag
+// headers: the cache header, Age, Cache-Control, Content-Length.
+const addedHeaders = 4
+
+// headerValues hands out single-value header slices from one allocation.
+type headerValues []string
+
+// set sets h[key], key being canonical, to value alone.
+func (v *headerValues) set(h http.Header, key, value string) {
+	if len(*v) == cap(*v) {
+		h[key] = []string{value}
+		return
+	}
+	*v = append(*v, value)
+	n := len(*v)
+	h[key] = (*v)[n-1 : n : n]
 }
 
 // bodyAllowed reports whether a response of status may have a body.
@@ -385,24 +424,25 @@ func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
-// setHeaders adds what CachePage says about a response.
-func (p *pageCache) setHeaders(h http.Header, req *http.Request, state string, tags []string, age time.Duration) {
+// setHeaders adds what CachePage says about a response, with values from
+// vals.
+func (p *pageCache) setHeaders(h http.Header, vals *headerValues, req *http.Request, state string, tags []string, age time.Duration) {
 	if p.cfg.header != "" {
-		h.Set(p.cfg.header, state)
+		vals.set(h, p.cfg.header, state)
 	}
 	if state == "HIT" || state == "STALE" {
-		h.Set("Age", strconv.Itoa(max(0, int(age/time.Second))))
+		vals.set(h, "Age", strconv.Itoa(max(0, int(age/time.Second))))
 	}
 	if p.cfg.grace > 0 && state != "BYPASS" {
 		swr := "stale-while-revalidate=" + strconv.Itoa(int(p.cfg.grace/time.Second))
 		if cc := h.Get("Cache-Control"); cc != "" {
 			swr = cc + ", " + swr
 		}
-		h.Set("Cache-Control", swr)
+		vals.set(h, "Cache-Control", swr)
 	}
 	for _, cdn := range p.cfg.cdns {
 		if v, cut := cdn.value(tags); v != "" {
-			h.Set(cdn.Header, v)
+			vals.set(h, http.CanonicalHeaderKey(cdn.Header), v)
 			if cut {
 				p.r.logger.Warn("cachetagging: CachePage: too many tags for the CDN header; some left out",
 					"header", cdn.Header, "url", req.URL.String())

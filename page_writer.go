@@ -47,7 +47,7 @@ func (p *pageCache) newRecorder(w http.ResponseWriter, req *http.Request) *recor
 	rec.runHole = func(w io.Writer, raw []byte) error { return p.r.runHole(ctx, w, raw, live, rec.debug) }
 	rec.onStream = func(h http.Header) {
 		_, state := p.decide(req, rec)
-		p.setHeaders(h, req, state, nil, 0)
+		p.setHeaders(h, new(headerValues), req, state, nil, 0)
 	}
 	return rec
 }

@@ -40,10 +40,10 @@ type Renderer struct {
 	digests       bool
 	checkFragment tmplcache.SetOption // usableFragment, as an option built once
 
-	mu        sync.Mutex
-	prepared  map[*parse.Tree]bool
-	sources   map[string]string      // name → source of every template prepared
-	setDigest atomic.Pointer[string] // digest of sources: part of every page key
+	mu         sync.Mutex
+	prepared   map[*parse.Tree]bool
+	sources    map[string]string      // name → source of every template prepared
+	pagePrefix atomic.Pointer[string] // what every page key starts with: "page:", the digest of sources, ":"
 
 	unusableLogged atomic.Bool
 	warned         boundedSet // keys already warned about (see warnHiddenHoles)
@@ -130,9 +130,15 @@ func New(c *tmplcache.Cache, opts ...Option) *Renderer {
 	r.holes = nocache.NewRegistry(o.secret, o.previous...) // empty secret: a random in-process key
 	r.addErr(r.holes.Handle(sections.HandlerName, r.sections.Handler(r.executeSection)))
 	r.checkFragment = tmplcache.Check(r.usableFragment)
-	empty := digestOf(nil)
-	r.setDigest.Store(&empty)
+	r.setPagePrefix(digestOf(nil))
 	return r
+}
+
+// setPagePrefix makes digest, the digest of every template r prepared,
+// part of every page key from now on.
+func (r *Renderer) setPagePrefix(digest string) {
+	prefix := pagePrefix + digest + ":"
+	r.pagePrefix.Store(&prefix)
 }
 
 // Cache returns the cache r stores fragments in.

@@ -99,8 +99,7 @@ func (r *Renderer) Prepare(t *template.Template) error {
 			r.sources[name] = src
 		}
 	}
-	d := setDigestOf(r.sources)
-	r.setDigest.Store(&d)
+	r.setPagePrefix(setDigestOf(r.sources))
 	return nil
 }
 

@@ -143,3 +143,35 @@ func TestRotationAndLimits(t *testing.T) {
 		require.ErrorIs(t, err, nocache.ErrTooLarge)
 	})
 }
+
+// A handler's io.WriteString reaches the Writer's WriteString: the same
+// expansion as Write (a hole in its output runs, a marker split across
+// calls too), with no copy of the string.
+func TestWriteString(t *testing.T) {
+	reg := nocache.NewRegistry(key)
+	require.NoError(t, reg.Handle("inner", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+		_, err := io.WriteString(w, "in")
+		return err
+	}))
+	inner, err := reg.Marker("inner")
+	require.NoError(t, err)
+	half := len(inner) / 2
+	require.NoError(t, reg.Handle("outer", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+		for _, s := range []string{"<", string(inner[:half]), string(inner[half:]), ">", ""} {
+			if _, err := io.WriteString(w, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	outer, err := reg.Marker("outer")
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, reg.Expand(context.Background(), &out, []byte(outer), nil))
+	require.Equal(t, "<in>", out.String())
+
+	x := reg.NewWriter(context.Background(), io.Discard, nil)
+	s := strings.Repeat("plain text ", 10)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = io.WriteString(x, s) })
+	require.Zero(t, allocs, "plain text through WriteString is not copied")
+}

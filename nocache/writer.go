@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"unsafe"
 
 	"github.com/cachetagging/cachetagging/internal/marker"
 )
@@ -43,6 +44,16 @@ func (x *Writer) Write(p []byte) (int, error) {
 		return 0, x.err
 	}
 	return len(p), nil
+}
+
+// WriteString implements io.StringWriter, so that a handler's
+// io.WriteString or fmt.Fprint costs no copy of s. Neither the scanner nor
+// an io.Writer keeps or modifies what it is given.
+func (x *Writer) WriteString(s string) (int, error) {
+	if s == "" {
+		return x.Write(nil)
+	}
+	return x.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // Close flushes what was held back. It does not close the underlying writer.
