@@ -261,7 +261,7 @@ func (p *pageCache) serveHit(w http.ResponseWriter, req *http.Request, b *tmplca
 		tags = b.Tags()
 	}
 	_ = b.End(req.Context(), nil)
-	p.respond(w, req, http.StatusOK, page.header, page.body, state, tags, time.Since(page.created))
+	p.respond(w, req, http.StatusOK, page.header, page.body, state, tags, b.Age())
 }
 
 // miss runs the handler under the page's build, stores what it wrote if

@@ -8,15 +8,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // What CachePage stores at a page key is one of:
 //
-// a page (format 2):
+// a page (format 3; when it was stored is in the entry's header):
 //
-//	'P' 2
-//	created   Unix nanoseconds, big-endian int64
+//	'P' 3
 //	status    big-endian uint16 (always 200: only those are stored)
 //	headers   uvarint count, then per header: name, uvarint value count, values
 //	          (every string a uvarint length and its bytes)
@@ -29,7 +27,6 @@ import (
 //	'V' 1
 //	names     the canonical header names, sorted, separated by '\n'
 type storedPage struct {
-	created time.Time
 	status  int
 	header  http.Header
 	body    doc // decoded; to encode: content and marks
@@ -37,6 +34,10 @@ type storedPage struct {
 	marks   []mark
 	usable  atomic.Bool // its holes were found runnable here
 }
+
+// pageFormat is the version of the page layout; a page of another is a
+// miss, rendered and stored over.
+const pageFormat = 3
 
 var errBadPage = errors.New("cachetagging: unreadable stored page")
 
@@ -47,8 +48,7 @@ func appendString(b []byte, s string) []byte {
 
 func encodePage(p *storedPage) []byte {
 	b := make([]byte, 0, 64+len(p.content)+4*len(p.marks))
-	b = append(b, 'P', 2)
-	b = binary.BigEndian.AppendUint64(b, uint64(p.created.UnixNano()))
+	b = append(b, 'P', pageFormat)
 	b = binary.BigEndian.AppendUint16(b, uint16(p.status))
 	names := make([]string, 0, len(p.header))
 	for k := range p.header {
@@ -96,15 +96,14 @@ func (r *pageReader) string() string {
 // is not one CachePage stores is unreadable: it is not ours to serve.
 func decodePage(b []byte) (*storedPage, error) {
 	p := &storedPage{}
-	if len(b) < 12 || b[0] != 'P' || b[1] != 2 {
+	if len(b) < 4 || b[0] != 'P' || b[1] != pageFormat {
 		return p, errBadPage
 	}
-	p.created = time.Unix(0, int64(binary.BigEndian.Uint64(b[2:10])))
-	p.status = int(binary.BigEndian.Uint16(b[10:12]))
+	p.status = int(binary.BigEndian.Uint16(b[2:4]))
 	if p.status != http.StatusOK {
 		return p, errBadPage
 	}
-	r := &pageReader{b: b[12:]}
+	r := &pageReader{b: b[4:]}
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		return p, errBadPage

@@ -96,12 +96,25 @@ func (s *site) invalidate(tags ...string) {
 	require.NoError(s.t, s.c.InvalidateTags(bg, tags...))
 }
 
-// Django cache-tagging's test_decorator_cache_page.
-func TestDjangoDecoratorCachePage(t *testing.T) {
-	synctest.Test(t, testSeedDecoratorCachePage)
+// A hit's Age is how long ago its page was stored, by the cache's clock
+// (the fake one of a synctest bubble here).
+func TestPageHitAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSite(t)
+		require.Equal(t, "MISS", s.get("/").Header().Get("X-Cache"))
+		time.Sleep(7 * time.Second)
+		hit := s.get("/")
+		require.Equal(t, "HIT", hit.Header().Get("X-Cache"))
+		require.Equal(t, "7", hit.Header().Get("Age"))
+	})
 }
 
-func testSeedDecoratorCachePage(t *testing.T) {
+// Django cache-tagging's test_decorator_cache_page.
+func TestDjangoDecoratorCachePage(t *testing.T) {
+	synctest.Test(t, testDjangoDecoratorCachePage)
+}
+
+func testDjangoDecoratorCachePage(t *testing.T) {
 	s := newSite(t)
 	r1 := s.get("/")
 	s.version.Store(2)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
@@ -235,5 +234,5 @@ func (rec *recorder) page(drop string) *storedPage {
 			h.Del(k)
 		}
 	}
-	return &storedPage{created: time.Now(), status: rec.status, header: h, content: rec.body.Bytes(), marks: rec.marks}
+	return &storedPage{status: rec.status, header: h, content: rec.body.Bytes(), marks: rec.marks}
 }

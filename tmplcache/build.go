@@ -69,6 +69,7 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 		// loads its data after both.
 		b.reading = c.reading()
 		now := c.now()
+		b.start = now
 		e, st, _ := c.load(ctx, b.key, s.opts.check, now)
 		switch st {
 		case fresh:

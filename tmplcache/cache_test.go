@@ -300,3 +300,21 @@ func TestSharedReflectsTheStore(t *testing.T) {
 	require.False(t, tmplcache.New(nil).Shared())
 	require.True(t, tmplcache.New(storefake.New()).Shared())
 }
+
+// A hit's Age is how old its value was when Begin read it, by the cache's
+// clock; a miss has none.
+func TestBuildAge(t *testing.T) {
+	clk := newFakeClock()
+	c := tmplcache.New(nil, tmplcache.WithClock(clk))
+	b, err := c.Begin(bg, "k")
+	require.NoError(t, err)
+	require.False(t, b.Hit())
+	require.Zero(t, b.Age())
+	require.NoError(t, b.End(bg, []byte("v")))
+	clk.Add(90 * time.Second)
+	b, err = c.Begin(bg, "k")
+	require.NoError(t, err)
+	require.True(t, b.Hit())
+	require.Equal(t, 90*time.Second, b.Age())
+	require.NoError(t, b.End(bg, nil))
+}

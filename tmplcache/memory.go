@@ -123,13 +123,24 @@ func (m *MemoryStore) Len() int { return m.c.ItemCount() }
 // get is the read path: no lock but go-cache's read lock, and no write to
 // shared memory once the item's read counter has saturated.
 func (m *MemoryStore) get(key string) []byte {
+	var now int64
+	return m.getAt(key, &now)
+}
+
+// getAt is get with *now the time of the read in Unix nanoseconds, read
+// from the clock by the first item that needs it (0: not yet), so that a
+// read of several items reads the clock once.
+func (m *MemoryStore) getAt(key string, now *int64) []byte {
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil
 	}
 	it := v.(*memItem)
 	if it.expires != 0 {
-		now := time.Now().UnixNano()
+		if *now == 0 {
+			*now = time.Now().UnixNano()
+		}
+		now := *now
 		if now >= it.expires {
 			m.reclaim(it)
 			return nil
@@ -177,7 +188,8 @@ func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) (
 	if m.err != nil {
 		return nil, recs, m.err
 	}
-	raw := m.get(key)
+	var now int64 // one clock reading for the entry and its records
+	raw := m.getAt(key, &now)
 	if raw == nil {
 		return nil, recs, nil
 	}
@@ -186,7 +198,7 @@ func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) (
 		return raw, recs, nil // the cache reports the corruption
 	}
 	for tags.Next() {
-		recs = append(recs, m.get(tags.Key()))
+		recs = append(recs, m.getAt(tags.Key(), &now))
 	}
 	return raw, recs, nil
 }

@@ -99,6 +99,15 @@ func (b *Build) Stored() (stored, expires time.Time) {
 	return stored, expires
 }
 
+// Age returns how old a hit's value was when it was read, by the cache's
+// clock ([WithClock]); 0 for a miss.
+func (b *Build) Age() time.Duration {
+	if !b.hit {
+		return 0
+	}
+	return max(0, time.Duration(b.start.UnixNano()-b.meta.Stored))
+}
+
 // Key returns the key b reads or builds ("" for a tracking scope).
 func (b *Build) Key() string {
 	if b.key == "" {
