@@ -144,8 +144,9 @@ func benchPageHit(b *testing.B, r *cachetagging.Renderer, page *template.Templat
 
 // BenchmarkHit measures, in one run, what a fragment hit costs against
 // what users would otherwise do: re-render it, keep it by hand in go-cache,
-// or copy its bytes; and a whole page under CachePage (one fragment, one
-// nocache hole) against a static handler.
+// or copy its bytes; what html/template alone costs for the actions a hit
+// executes (case=floor); and a whole page under CachePage (one fragment,
+// one nocache hole) against a static handler.
 func BenchmarkHit(b *testing.B) {
 	data := hitData()
 	ctx := context.Background()
@@ -168,15 +169,30 @@ func BenchmarkHit(b *testing.B) {
 	}
 	b.Logf("fragment: %d bytes", want.Len())
 
+	// The floor of a hit: the three actions Prepare rewrites a block into,
+	// {{$h := OPEN}}{{$h.Mark}}{{if $h.Miss}}BODY{{end}}, with an OPEN that
+	// returns the fragment itself: what html/template costs, with no store,
+	// no markers, no stream.
+	fixed := &floorBlock{Mark: template.HTML(want.String())}
+	floor := template.Must(template.New("t").Funcs(template.FuncMap{"open": func() (*floorBlock, error) { return fixed, nil }}).
+		Parse(`{{$h := open}}{{$h.Mark}}{{if $h.Miss}}body{{end}}`))
+
 	benchOutput(b, "case=render", &buf, want.Bytes(), func() error { return h.plain.Execute(&buf, data) })
 	benchOutput(b, "case=hit", &buf, want.Bytes(), hit)
 	benchOutput(b, "case=handrolled", &buf, want.Bytes(), handrolled)
+	benchOutput(b, "case=floor", &buf, want.Bytes(), func() error { return floor.Execute(&buf, nil) })
 	src := want.Bytes()
 	benchOutput(b, "case=copy", &buf, src, func() error {
 		_, err := buf.Write(src)
 		return err
 	})
 	benchPageHit(b, h.r, h.page, data)
+}
+
+// floorBlock stands for a block handle in BenchmarkHit's case=floor.
+type floorBlock struct {
+	Mark template.HTML
+	Miss bool
 }
 
 // BenchmarkMiss: a miss renders the fragment and stores it; against the
