@@ -163,7 +163,8 @@ func benchPageHit(b *testing.B, r *cachetagging.Renderer, page *template.Templat
 // BenchmarkHit measures, in one run, what a fragment hit costs against
 // what users would otherwise do: re-render it, keep it by hand in go-cache,
 // or copy its bytes; what html/template alone costs for the actions a hit
-// executes (case=floor); and a whole page under CachePage (one fragment,
+// executes (case=floor) and what the store read alone costs (case=tag-check);
+// and a whole page under CachePage (one fragment,
 // one nocache hole) against a static handler.
 func BenchmarkHit(b *testing.B) {
 	data := hitData()
@@ -199,6 +200,21 @@ func BenchmarkHit(b *testing.B) {
 	benchOutput(b, "case=hit", &buf, want.Bytes(), hit)
 	benchOutput(b, "case=handrolled", &buf, want.Bytes(), handrolled)
 	benchOutput(b, "case=floor", &buf, want.Bytes(), func() error { return floor.Execute(&buf, nil) })
+	// The read every hit makes: the entry and its five tag records, every
+	// version checked, as a prepared block reads them (no template).
+	c := h.r.Cache()
+	read := c.Spec("read", tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments"))
+	if err := c.Set(ctx, "read", want.Bytes(), tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments")); err != nil {
+		b.Fatal(err)
+	}
+	benchOutput(b, "case=tag-check", &buf, want.Bytes(), func() error {
+		rb, err := read.Begin(ctx)
+		if err != nil || !rb.Hit() {
+			return fmt.Errorf("read: hit %v, %v", rb != nil && rb.Hit(), err)
+		}
+		buf.Write(rb.Value())
+		return rb.End(ctx, nil)
+	})
 	src := want.Bytes()
 	benchOutput(b, "case=copy", &buf, src, func() error {
 		_, err := buf.Write(src)
