@@ -131,8 +131,8 @@ func appendTags(tags []string, v any) ([]string, error) {
 }
 
 func checkTag(s string) error {
-	if s == "" || len(s) > tmplcache.MaxTagLen {
-		return fmt.Errorf("%w: tags are 1 to %d bytes, got %d", ErrBadArgument, tmplcache.MaxTagLen, len(s))
+	if err := tmplcache.CheckTag(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadArgument, err)
 	}
 	return nil
 }

@@ -108,9 +108,20 @@ func checkTags(tags []string) error {
 
 func checkEachTag(tags []string) error {
 	for _, t := range tags {
-		if t == "" || len(t) > MaxTagLen {
-			return fmt.Errorf("%w: %q (tags are 1 to %d bytes)", ErrBadTag, truncate(t, 40), MaxTagLen)
+		if err := CheckTag(t); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// CheckTag reports, as an error wrapping [ErrBadTag], a tag the cache
+// refuses: empty, or longer than [MaxTagLen]. A call given one fails as a
+// whole; code that gathers tags from elsewhere (a template, a model) checks
+// each with it first.
+func CheckTag(tag string) error {
+	if tag == "" || len(tag) > MaxTagLen {
+		return fmt.Errorf("%w: %q (tags are 1 to %d bytes, got %d)", ErrBadTag, truncate(tag, 40), MaxTagLen, len(tag))
 	}
 	return nil
 }

@@ -318,3 +318,13 @@ func TestBuildAge(t *testing.T) {
 	require.Equal(t, 90*time.Second, b.Age())
 	require.NoError(t, b.End(bg, nil))
 }
+
+// CheckTag is the rule every call applies to each tag.
+func TestCheckTag(t *testing.T) {
+	require.NoError(t, tmplcache.CheckTag("post:1"))
+	require.NoError(t, tmplcache.CheckTag(strings.Repeat("t", tmplcache.MaxTagLen)))
+	require.ErrorIs(t, tmplcache.CheckTag(""), tmplcache.ErrBadTag)
+	err := tmplcache.CheckTag(strings.Repeat("t", tmplcache.MaxTagLen+1))
+	require.ErrorIs(t, err, tmplcache.ErrBadTag)
+	require.Less(t, len(err.Error()), 200, "the tag is cut short in the message")
+}

@@ -189,21 +189,14 @@ func (p *plugin) after(db *gorm.DB) {
 func (p *plugin) usable(tags []string, w *write, table string) []string {
 	out := tags[:0]
 	for _, t := range tags {
-		if t == "" || len(t) > tmplcache.MaxTagLen {
-			p.fail("a tag function returned an unusable tag", tmplcache.ErrBadTag, "table", table, "tag", truncate(t, 40))
+		if err := tmplcache.CheckTag(t); err != nil {
+			p.fail("a tag function returned an unusable tag", err, "table", table)
 			w.unresolved = true
 			continue
 		}
 		out = append(out, t)
 	}
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // scope returns the context a statement's invalidation is made with: the
