@@ -199,7 +199,7 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		if b.Hit() {
-			if _, isTable := decodeVary(b.Value()); !isTable {
+			if !isVary(b.Value()) {
 				p.serveHit(w, req, b)
 				return
 			}
@@ -480,7 +480,7 @@ func headerKey(req *http.Request, names []string) string {
 // usable is the check every page hit passes: a page (or vary table) this
 // process can read, whose holes it can run.
 func (p *pageCache) usable(v []byte) bool {
-	if _, ok := decodeVary(v); ok {
+	if isVary(v) {
 		return true
 	}
 	page, err := p.memo.decode(v)

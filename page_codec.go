@@ -137,7 +137,7 @@ func encodeVary(names []string) []byte {
 }
 
 func decodeVary(b []byte) ([]string, bool) {
-	if len(b) < 2 || b[0] != 'V' || b[1] != 1 {
+	if !isVary(b) {
 		return nil, false
 	}
 	if len(b) == 2 {
@@ -145,6 +145,9 @@ func decodeVary(b []byte) ([]string, bool) {
 	}
 	return strings.Split(string(b[2:]), "\n"), true
 }
+
+// isVary reports a vary table, without reading its names.
+func isVary(b []byte) bool { return len(b) >= 2 && b[0] == 'V' && b[1] == 1 }
 
 // pageMemo remembers decoded pages by the identity of their stored bytes,
 // for a store in this process (which hands out the same bytes for the same
