@@ -23,7 +23,8 @@ import (
 // 8-byte id, so the token's position is fixed.
 type block struct {
 	// Mark and Miss are read by the rewritten template as fields, not
-	// through function calls: {{$h.Mark}}{{if $h.Miss}}BODY{{end}}.
+	// through function calls: {{$h.Mark}}{{if $h.Miss}}BODY{{end}}. A hit
+	// on the fast path prints Mark through the pointer its function returns.
 	Mark template.HTML // the block's first marker: Hit, or Begin on a miss
 	Miss bool          // the body must run
 

@@ -12,11 +12,15 @@ import (
 // emitting are the functions whose output is a marker: it must reach the
 // stream as HTML text, which html/template writes verbatim only there (in
 // an attribute it would be escaped, in a comment dropped...).
-var emitting = []string{markField, fnEnd, fnPhased, identNocache, fnAddTags, fnPrevent}
+var emitting = []string{hitMarker, markField, fnEnd, fnPhased, identNocache, fnAddTags, fnPrevent}
 
 // markField stands for the block marker a rewritten block prints as a
-// field of its variable: {{$__cachetagging1.Mark}}.
-const markField = "Mark"
+// field of its variable: {{$__cachetagging1.Mark}}; hitMarker for the Hit
+// marker of its fast path, its variable: {{$__cachetagging1_hit}}.
+const (
+	markField = "Mark"
+	hitMarker = "$hit"
+)
 
 // escaperContexts names the context each html/template escaper stands for.
 var escaperContexts = map[string]string{
@@ -133,8 +137,8 @@ func inspect(clone *template.Template, users map[string]bool) error {
 	return err
 }
 
-// firstIdent names the function a pipeline starts with, or markField for
-// a block's marker field.
+// firstIdent names the function a pipeline starts with, or markField or
+// hitMarker for a block's marker.
 func firstIdent(p *parse.PipeNode) string {
 	if p == nil || len(p.Cmds) == 0 {
 		return ""
@@ -143,8 +147,12 @@ func firstIdent(p *parse.PipeNode) string {
 	case *parse.IdentifierNode:
 		return a.Ident
 	case *parse.VariableNode:
-		if len(a.Ident) == 2 && strings.HasPrefix(a.Ident[0], varPrefix) && a.Ident[1] == markField {
+		switch {
+		case !strings.HasPrefix(a.Ident[0], varPrefix):
+		case len(a.Ident) == 2 && a.Ident[1] == markField:
 			return markField
+		case len(a.Ident) == 1 && strings.HasSuffix(a.Ident[0], hitSuffix):
+			return hitMarker
 		}
 	}
 	return ""
@@ -173,7 +181,7 @@ func escapedContext(p *parse.PipeNode) string {
 // userName is what the template author wrote for an internal function.
 func userName(fn string) string {
 	switch fn {
-	case markField, fnEnd:
+	case markField, hitMarker, fnEnd:
 		return identBlock
 	case fnPhased:
 		return identPhased

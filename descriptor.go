@@ -3,6 +3,7 @@ package cachetagging
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"slices"
 	"text/template/parse"
 
@@ -23,8 +24,8 @@ type blockDesc struct {
 	digest string // mixed into the key; "" when digests are off
 	slots  []slot // the arguments as written
 	nDyn   int
-	nested bool               // the block sits in another of the same template
-	call   *parse.CommandNode // the call of fn in the rewritten template
+	nested bool                 // the block sits in another of the same template
+	calls  []*parse.CommandNode // the calls of its functions in the rewritten template
 
 	// When every argument is a constant, so is the read: prepared once.
 	spec *tmplcache.Spec
@@ -37,10 +38,25 @@ type slot struct {
 	value   any
 }
 
+// hitFn returns the block's hit function, of the shape the rewritten
+// template calls: {{ if $hit := FN PARENT [DYNAMIC ARGS] }}, PARENT being
+// the enclosing block of the same template, or nil. It returns the Hit
+// marker, or nil (false to {{if}}): then the open function decides.
+func (d *blockDesc) hitFn() any {
+	switch {
+	case d.nested && d.nDyn == 0:
+		return func(p *block) (*template.HTML, error) { return d.hit(p, nil) }
+	case d.nested:
+		return func(p *block, args ...any) (*template.HTML, error) { return d.hit(p, args) }
+	case d.nDyn == 0:
+		return func() (*template.HTML, error) { return d.hit(nil, nil) } // the commonest: nothing to evaluate
+	}
+	return func(args ...any) (*template.HTML, error) { return d.hit(nil, args) }
+}
+
 // fn returns the block's open function, of the shape the rewritten
-// template calls: {{ $h := FN PARENT [DYNAMIC ARGS] }}, PARENT being the
-// enclosing block of the same template, or nil. It returns a pointer: a
-// result text/template need not copy to the heap.
+// template calls: {{ $h := FN PARENT [DYNAMIC ARGS] }}. It returns a
+// pointer: a result text/template need not copy to the heap.
 func (d *blockDesc) fn() any {
 	switch {
 	case d.nested && d.nDyn == 0:
@@ -57,7 +73,9 @@ func (d *blockDesc) fn() any {
 // its function is registered (see fn).
 func (d *blockDesc) settle() {
 	if !d.nested {
-		d.call.Args = slices.Delete(d.call.Args, 1, 2)
+		for _, c := range d.calls {
+			c.Args = slices.Delete(c.Args, 1, 2)
+		}
 	}
 }
 
@@ -114,8 +132,53 @@ func (d *blockDesc) optsOf(a blockArgs) []tmplcache.SetOption {
 	return opts
 }
 
-// open starts one execution of the block: it reads the cache and, on a
-// miss, begins a build (a concurrent execution of the same block waits for
+// spec returns the block's prepared read, with dyn its dynamic arguments.
+func (d *blockDesc) specOf(dyn []any) (*tmplcache.Spec, error) {
+	if d.spec != nil {
+		return d.spec, nil
+	}
+	a, err := d.args(dyn)
+	if err != nil {
+		return nil, err
+	}
+	return d.r.c.Spec(d.keyOf(a), d.optsOf(a)...), nil
+}
+
+// context returns the context of the block's store calls. Template
+// functions cannot see the request's: store calls are bounded by the
+// cache's timeout instead, and the enclosing block of the same template,
+// if any, is the build's parent.
+func (d *blockDesc) context(parent *block) context.Context {
+	if parent != nil {
+		return parent.build.Context(context.Background())
+	}
+	return context.Background()
+}
+
+// hit is the common case of a block's execution: a fresh entry, served
+// without Begin's bookkeeping (see [tmplcache.Spec.Peek]). It returns
+// nil when the open function must decide.
+func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
+	r := d.r
+	if !r.executing() {
+		return nil, d.fail(ErrNotRenderer)
+	}
+	spec, err := d.specOf(dyn)
+	if err != nil {
+		return nil, err
+	}
+	b := spec.Peek(d.context(parent))
+	if b == nil {
+		return nil, nil
+	}
+	blk := &block{desc: d, build: b}
+	r.blocks.add(blk)
+	blk.Mark = blk.marker(marker.Hit)
+	return &blk.Mark, nil
+}
+
+// open starts one execution of the block that hit did not serve: it reads
+// the cache again and, on a miss, begins a build (a concurrent execution of the same block waits for
 // it, bounded). parent is the enclosing block of the same template, if
 // any: the build reports to it, and a block nested in one of its own key
 // builds without waiting for itself.
@@ -124,21 +187,11 @@ func (d *blockDesc) open(parent *block, dyn []any) (*block, error) {
 	if !r.executing() {
 		return nil, d.fail(ErrNotRenderer)
 	}
-	spec := d.spec
-	if spec == nil {
-		a, err := d.args(dyn)
-		if err != nil {
-			return nil, err
-		}
-		spec = r.c.Spec(d.keyOf(a), d.optsOf(a)...)
+	spec, err := d.specOf(dyn)
+	if err != nil {
+		return nil, err
 	}
-	// Template functions cannot see the request's context: store calls are
-	// bounded by the cache's timeout instead.
-	ctx := context.Background()
-	if parent != nil {
-		ctx = parent.build.Context(ctx)
-	}
-	b, err := spec.Begin(ctx)
+	b, err := spec.Begin(d.context(parent))
 	if err != nil {
 		return nil, d.fail(fmt.Errorf("%w: %w", ErrBadArgument, err))
 	}

@@ -20,6 +20,7 @@ const (
 	identNocache   = "nocache"
 
 	fnPrefix  = "_cachetagging_"
+	fnHit     = fnPrefix + "hit_"  // + a per-block suffix
 	fnOpen    = fnPrefix + "open_" // + a per-block suffix
 	fnEnd     = fnPrefix + "end"
 	fnAddTags = fnPrefix + "add_tags"

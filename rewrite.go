@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"slices"
 	"strconv"
+	"strings"
 	"text/template/parse"
 
 	"github.com/cachetagging/cachetagging/internal/sections"
@@ -18,7 +19,10 @@ import (
 // at phase 2. Constant block arguments are evaluated once, here (their
 // errors are Prepare's), and each block's key gets a digest of its source
 // and of the templates it invokes, so a deploy that changes a block never
-// serves its old entries ([WithoutDigests] turns that off).
+// serves its old entries ([WithoutDigests] turns that off). Other
+// arguments are evaluated when the block executes: once on a hit, twice on
+// a miss (the hit path reads first, then the build reads again), so they
+// should be free of side effects, as template expressions usually are.
 //
 // It reports, each as an [*Error] naming template and line: unbalanced
 // blocks, blocks split across {{if}}/{{range}}/{{with}} boundaries, block
@@ -73,9 +77,10 @@ func (r *Renderer) Prepare(t *template.Template) error {
 		}
 		changed = append(changed, nt)
 	}
-	for name, d := range rw.descs {
+	for id, d := range rw.descs {
 		d.settle()
-		rw.funcs[name] = d.fn()
+		rw.funcs[fnHit+id] = d.hitFn()
+		rw.funcs[fnOpen+id] = d.fn()
 	}
 	t.Funcs(rw.funcs)
 	for _, tree := range append(changed, rw.sections...) {
@@ -113,7 +118,7 @@ type rewriter struct {
 	sources     map[string]string   // every template's source, before rewriting
 	calls       map[string][]string // the templates each invokes
 	funcs       template.FuncMap
-	descs       map[string]*blockDesc // by the name of their open function
+	descs       map[string]*blockDesc // by block id: functions fnHit+id and fnOpen+id
 	tree        *parse.Tree
 	vars        int
 	sections    []*parse.Tree
@@ -297,13 +302,18 @@ func blockName(k kind) string {
 
 // cacheBlock turns {{cache_tagging ARGS}}BODY{{end_cache_tagging}} into
 //
+//	{{if $hit := _cachetagging_hit_ID PARENT DYNAMIC_ARGS}}{{$hit}}{{else}}
 //	{{$h := _cachetagging_open_ID PARENT DYNAMIC_ARGS}}{{$h.Mark}}{{if $h.Miss}}BODY{{_cachetagging_end $h}}{{end}}
+//	{{end}}
 //
-// so BODY runs, in place and in scope, only on a miss. The open function is
-// the block's own, bound to its descriptor (constant arguments evaluated
-// once); PARENT is the enclosing block of the same template, or nil. $h.Mark
-// is the Hit marker, or the Begin marker of a miss: a field, printed
-// without a function call.
+// so BODY runs, in place and in scope, only on a miss. The block's
+// functions are its own, bound to its descriptor (constant arguments
+// evaluated once); PARENT is the enclosing block of the same template, or
+// nil. A hit on a fresh entry costs one call and one print: the hit
+// function returns the Hit marker. Anything else (a miss, an entry within
+// its grace or near its expiry) is decided by the open function, which
+// reads again: $h.Mark is the Hit marker, or the Begin marker of a miss,
+// a field, printed without a function call.
 func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]parse.Node, error) {
 	args := start.Pipe.Cmds[0].Args[1:]
 	if len(args) == 0 {
@@ -331,8 +341,8 @@ func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]pa
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
-	fn := fnOpen + rw.blockID(start)
-	rw.descs[fn] = d
+	id := rw.blockID(start)
+	rw.descs[id] = d
 
 	rw.vars++
 	name := varPrefix + strconv.Itoa(rw.vars)
@@ -342,18 +352,36 @@ func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]pa
 	}
 	rw.adopt(body, func() *parse.VariableNode { return v() })
 	miss := append(body, action(pos, line, nil, fnEnd, v()))
-	open := action(pos, line, v(), fn, append([]parse.Node{nilNode(pos)}, dyn...)...)
-	d.call = open.Pipe.Cmds[0]
+	callArgs := func() []parse.Node { // each call its own nodes
+		args := []parse.Node{nilNode(pos)}
+		for _, n := range dyn {
+			args = append(args, n.Copy())
+		}
+		return args
+	}
+	open := action(pos, line, v(), fnOpen+id, callArgs()...)
+	hitVar := &parse.VariableNode{NodeType: parse.NodeVariable, Pos: pos, Ident: []string{name + hitSuffix}}
+	hit := action(pos, line, hitVar, fnHit+id, callArgs()...).Pipe
+	d.calls = []*parse.CommandNode{hit.Cmds[0], open.Pipe.Cmds[0]}
 	return []parse.Node{
-		open,
-		&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: pipe(pos, line, nil, v("Mark"))},
-		&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line,
-			Pipe: pipe(pos, line, nil, v("Miss")), List: list(pos, miss...)}},
+		&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line, Pipe: hit,
+			List: list(pos, &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line,
+				Pipe: pipe(pos, line, nil, hitVar.Copy())}),
+			ElseList: list(pos,
+				open,
+				&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: pipe(pos, line, nil, v("Mark"))},
+				&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line,
+					Pipe: pipe(pos, line, nil, v("Miss")), List: list(pos, miss...)}}),
+		}},
 	}, nil
 }
 
-// varPrefix names the variables the rewriting declares: $__cachetagging1...
-const varPrefix = "$__cachetagging"
+// varPrefix names the variables the rewriting declares: $__cachetagging1...,
+// and $__cachetagging1_hit for the Hit marker of the block's fast path.
+const (
+	varPrefix = "$__cachetagging"
+	hitSuffix = "_hit"
+)
 
 // blockID names a block's open function: the same in every process that
 // parsed the same template (its digest depends on it when blocks nest).
@@ -374,17 +402,32 @@ func (rw *rewriter) adopt(body []parse.Node, v func() *parse.VariableNode) {
 				return
 			}
 			id, ok := c.Args[0].(*parse.IdentifierNode)
-			if !ok || (id.Ident != fnAddTags && id.Ident != fnPrevent && rw.descs[id.Ident] == nil) {
+			if !ok {
+				return
+			}
+			d := rw.descOf(id.Ident)
+			if id.Ident != fnAddTags && id.Ident != fnPrevent && d == nil {
 				return
 			}
 			if _, unset := c.Args[1].(*parse.NilNode); unset {
 				c.Args[1] = v()
-				if d := rw.descs[id.Ident]; d != nil {
+				if d != nil {
 					d.nested = true
 				}
 			}
 		})
 	}
+}
+
+// descOf returns the block whose function fn is, or nil.
+func (rw *rewriter) descOf(fn string) *blockDesc {
+	if id, ok := strings.CutPrefix(fn, fnHit); ok {
+		return rw.descs[id]
+	}
+	if id, ok := strings.CutPrefix(fn, fnOpen); ok {
+		return rw.descs[id]
+	}
+	return nil
 }
 
 // constant evaluates an argument whose value Prepare knows: a literal, or

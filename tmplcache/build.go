@@ -70,7 +70,7 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 		b.reading = c.reading()
 		now := c.now()
 		b.start = now
-		e, st, _ := c.load(ctx, b.key, s.opts.check, now)
+		e, st, _ := c.load(ctx, b.key, s.opts.check, now, false)
 		switch st {
 		case fresh:
 			if !c.recomputeEarly(e.meta, now) {
@@ -127,15 +127,22 @@ func (b *Build) setHit(e entryView, graced bool) {
 // with probability exp(-(expires-now)/(delta·beta)), which is tiny until
 // the time left nears the entry's build time.
 func (c *Cache) recomputeEarly(m layout.Meta, now time.Time) bool {
-	if c.cfg.beta <= 0 || m.Expires == 0 || m.Delta <= 0 {
+	if !c.mayRecomputeEarly(m, now) {
 		return false
 	}
 	left := float64(m.Expires - now.UnixNano())
-	scale := float64(m.Delta) * c.cfg.beta
-	if left > xfetchHorizon*scale {
-		return false // -log(1-U) < xfetchHorizon for every U rand can draw
+	return left <= -float64(m.Delta)*c.cfg.beta*math.Log(1-rand.Float64())
+}
+
+// mayRecomputeEarly reports whether the XFetch rule could fire for a fresh
+// entry at now: false when it is off, or when the entry is further from
+// its expiry than any draw reaches.
+func (c *Cache) mayRecomputeEarly(m layout.Meta, now time.Time) bool {
+	if c.cfg.beta <= 0 || m.Expires == 0 || m.Delta <= 0 {
+		return false
 	}
-	return left <= -scale*math.Log(1-rand.Float64())
+	// -log(1-U) < xfetchHorizon for every U rand can draw.
+	return float64(m.Expires-now.UnixNano()) <= xfetchHorizon*float64(m.Delta)*c.cfg.beta
 }
 
 // xfetchHorizon bounds -log(1-U) for U from rand.Float64, which is a

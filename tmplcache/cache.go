@@ -148,7 +148,7 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now())
+	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now(), false)
 	if st == inGrace {
 		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
 	}
@@ -175,13 +175,37 @@ const (
 var recBufs = sync.Pool{New: func() any { return new([8][]byte) }}
 
 // load reads and judges an entry. Its tags and value alias store memory.
-// check, if set, may reject a value this reader cannot use.
-func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (entryView, readState, error) {
+// check, if set, may reject a value this reader cannot use. A peek counts
+// nothing in Stats: the read that follows it, or the hit it returns, does.
+func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, peek bool) (entryView, readState, error) {
+	st, e, err := c.loadState(ctx, skey, check, now)
+	if peek {
+		return e, st.readState, err
+	}
+	switch st.readState {
+	case fresh:
+		c.stats.hits.Add(1)
+	case missed:
+		c.stats.misses.Add(1)
+	}
+	if st.unusable {
+		c.stats.unusable.Add(1)
+	}
+	return e, st.readState, err
+}
+
+// loaded is what loadState found: unusable when the check rejected a
+// value that was valid.
+type loaded struct {
+	readState
+	unusable bool
+}
+
+func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (loaded, entryView, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
-			c.stats.misses.Add(1)
-			return entryView{}, missed, err
+			return loaded{}, entryView{}, err
 		}
 	}
 	buf := recBufs.Get().(*[8][]byte)
@@ -191,35 +215,25 @@ func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, 
 	}()
 	raw, recs, err := c.readEntry(ctx, skey, buf[:0])
 	if err != nil || raw == nil {
-		c.stats.misses.Add(1)
-		return entryView{}, missed, err
+		return loaded{}, entryView{}, err
 	}
 	e, err := viewEntry(raw)
 	if err != nil {
 		// An entry of another format (written before an upgrade) or
 		// damaged: a miss, rebuilt over.
-		c.stats.misses.Add(1)
 		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
-		return entryView{}, missed, nil
+		return loaded{}, entryView{}, nil
 	}
 	if len(recs) != e.tags.Len() {
-		c.stats.misses.Add(1)
 		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), e.tags.Len())
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
-		return entryView{}, missed, nil
+		return loaded{}, entryView{}, nil
 	}
 	st := c.judge(e, recs, now)
 	if st != missed && check != nil && !check(e.value) {
-		c.stats.unusable.Add(1)
-		st = missed
+		return loaded{unusable: true}, e, nil
 	}
-	switch st {
-	case fresh:
-		c.stats.hits.Add(1)
-	case missed:
-		c.stats.misses.Add(1)
-	}
-	return e, st, nil
+	return loaded{readState: st}, e, nil
 }
 
 // judge tells whether an entry is fresh (every tag still at the version it

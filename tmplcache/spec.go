@@ -49,6 +49,30 @@ func (s *Spec) Begin(ctx context.Context) (*Build, error) {
 	return s.c.begin(ctx, s)
 }
 
+// Peek is Begin's fast path: a hit when the entry is fresh and no
+// early-recomputation draw could rebuild it yet, or nil. It never waits and
+// never starts a build; after a nil Peek, Begin decides (reading again:
+// the entry may be missing, within its grace, near its expiry, or stored
+// since). An engine that branches on the result skips Begin's bookkeeping
+// on most hits; Stats counts a read once either way.
+func (s *Spec) Peek(ctx context.Context) *Build {
+	if s.err != nil {
+		return nil
+	}
+	c := s.c
+	now := c.now()
+	e, st, _ := c.load(ctx, s.key, s.opts.check, now, true)
+	if st != fresh || c.mayRecomputeEarly(e.meta, now) {
+		return nil
+	}
+	c.stats.hits.Add(1)
+	b := s.newBuild(ctx)
+	b.parent = Current(ctx)
+	b.start = now
+	b.setHit(e, false)
+	return b
+}
+
 // newBuild returns a build of s, not yet started.
 func (s *Spec) newBuild(ctx context.Context) *Build {
 	b := &Build{c: s.c, key: s.key, spec: s, tx: activeTx(ctx)}

@@ -1,0 +1,71 @@
+package cachetagging_test
+
+import (
+	"context"
+	"html/template"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/tmplcache"
+)
+
+// missOnce is a store whose next read of a fragment finds nothing, once
+// armed: a block's fast path misses, and its open function, reading
+// again, finds the entry (as when another server stores it in between).
+type missOnce struct {
+	tmplcache.Store
+	armed atomic.Bool
+}
+
+func (s *missOnce) Get(ctx context.Context, keys []string) ([][]byte, error) {
+	if strings.Contains(keys[0], "fragment:") && s.armed.CompareAndSwap(true, false) {
+		return make([][]byte, len(keys)), nil
+	}
+	return s.Store.Get(ctx, keys)
+}
+
+type greeter struct{}
+
+func (greeter) Greet(name string) string { return "Hello, " + name }
+
+// A block's fast path declines, and the open function finds the entry:
+// the page is the cached fragment, the body does not run, and the read
+// counts once, as a hit.
+func TestBlockFastPathDeclinesThenOpenHits(t *testing.T) {
+	for _, src := range []string{
+		`<p>{{ cache_tagging "k" "t" }}{{ body }}{{ end_cache_tagging }}</p>`,
+		`<p>{{ cache_tagging (print "k") "t" }}{{ body }}{{ end_cache_tagging }}</p>`,
+		`<p>{{ cache_tagging "k" "t" }}{{ .Greet "Ann" }} {{ body }}{{ end_cache_tagging }}</p>`, // a call with arguments, not a function
+		`<p>{{ cache_tagging "outer" }}[{{ cache_tagging "k" "t" }}{{ body }}{{ end_cache_tagging }}]{{ end_cache_tagging }}</p>`,
+	} {
+		t.Run(src, func(t *testing.T) {
+			store := &missOnce{Store: tmplcache.NewMemoryStore()}
+			c := tmplcache.New(store)
+			r := cachetagging.New(c, cachetagging.WithSecret([]byte("0123456789abcdef0123")), cachetagging.WithoutDigests())
+			var runs atomic.Int32
+			tmpl := template.Must(template.New("t").Funcs(template.FuncMap{"body": func() string {
+				return "body " + string(rune('0'+runs.Add(1)))
+			}}).Funcs(r.FuncMap()).Parse(src))
+			require.NoError(t, r.Prepare(tmpl))
+			render := func() string {
+				var b strings.Builder
+				require.NoError(t, r.ExecuteTemplate(bg, &b, tmpl, "t", greeter{}))
+				return b.String()
+			}
+			first := render()
+			require.Contains(t, first, "body 1")
+			require.NoError(t, c.Delete(bg, "fragment:outer")) // the inner block's read is the one tested
+
+			hits := c.Stats().Hits
+			store.armed.Store(true)
+			require.Equal(t, first, render(), "served from the cache")
+			require.False(t, store.armed.Load(), "the fast path read and missed")
+			require.Equal(t, int32(1), runs.Load(), "the body did not run again")
+			require.Equal(t, hits+1, c.Stats().Hits, "one read, one hit")
+		})
+	}
+}

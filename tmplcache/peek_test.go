@@ -1,0 +1,59 @@
+package tmplcache_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
+)
+
+// Peek serves exactly the reads Begin would serve as plain hits, and
+// nothing else: a missing, invalidated or graced entry, or one near enough
+// to its expiry for an early-recomputation draw, is left to Begin. Stats
+// count each read once.
+func TestPeekIsBeginsFastPath(t *testing.T) {
+	clk := newFakeClock()
+	c := tmplcache.New(nil, tmplcache.WithClock(clk))
+	spec := c.Spec("k", tmplcache.Tags("t"), tmplcache.TTL(time.Minute), tmplcache.Grace(time.Hour))
+
+	require.Nil(t, spec.Peek(bg), "nothing stored")
+	require.Zero(t, c.Stats().Misses, "a peek counts no miss: Begin will")
+
+	b, err := spec.Begin(bg)
+	require.NoError(t, err)
+	require.False(t, b.Hit())
+	clk.Add(time.Second) // the build takes a second: early recomputation starts 37 s before expiry
+	require.NoError(t, b.End(bg, []byte("v")))
+	require.Equal(t, uint64(1), c.Stats().Misses)
+
+	hit := spec.Peek(bg)
+	require.NotNil(t, hit)
+	require.True(t, hit.Hit())
+	require.Equal(t, "v", string(hit.Value()))
+	require.NoError(t, hit.End(bg, nil))
+	require.Equal(t, uint64(1), c.Stats().Hits)
+
+	clk.Add(time.Minute - 30*time.Second) // 30 s left: a draw could rebuild
+	require.Nil(t, spec.Peek(bg), "near expiry Begin draws")
+	require.Equal(t, uint64(1), c.Stats().Hits, "a declined peek counts nothing")
+
+	clk.Add(-time.Minute + 30*time.Second)
+	require.NoError(t, c.InvalidateTags(bg, "t"))
+	require.Nil(t, spec.Peek(bg), "an invalidated entry, even within its grace, is Begin's")
+	leader, err := spec.Begin(bg)
+	require.NoError(t, err)
+	require.False(t, leader.Hit(), "Begin: one reader rebuilds")
+	other, err := spec.Begin(bg)
+	require.NoError(t, err)
+	require.True(t, other.Hit(), "Begin: the others are served within the grace")
+	require.Nil(t, spec.Peek(bg), "still Begin's while it rebuilds")
+	require.NoError(t, other.End(bg, nil))
+	leader.Abort()
+
+	bad := c.Spec("", tmplcache.Tags("t"))
+	require.Nil(t, bad.Peek(bg), "bad input: Begin reports it")
+	_, err = bad.Begin(bg)
+	require.Error(t, err)
+}
