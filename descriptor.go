@@ -25,6 +25,7 @@ type blockDesc struct {
 	slots  []slot // the arguments as written
 	nDyn   int
 	nested bool                 // the block sits in another of the same template
+	fast   bool                 // the block's hit function comes first (see cacheBlock)
 	calls  []*parse.CommandNode // the calls of its functions in the rewritten template
 
 	// When every argument is a constant, so is the read: prepared once.

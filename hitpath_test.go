@@ -13,17 +13,25 @@ import (
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
-// missOnce is a store whose next read of a fragment finds nothing, once
-// armed: a block's fast path misses, and its open function, reading
-// again, finds the entry (as when another server stores it in between).
+// missOnce is an in-process store whose next read of a fragment finds
+// nothing, once armed: a block's fast path misses, and its open function,
+// reading again, finds the entry (as when a concurrent build stores it in
+// between). It counts the reads of fragments.
 type missOnce struct {
 	tmplcache.Store
 	armed atomic.Bool
+	reads atomic.Int32
+	local bool
 }
 
+func (s *missOnce) Local() bool { return s.local }
+
 func (s *missOnce) Get(ctx context.Context, keys []string) ([][]byte, error) {
-	if strings.Contains(keys[0], "fragment:") && s.armed.CompareAndSwap(true, false) {
-		return make([][]byte, len(keys)), nil
+	if strings.Contains(keys[0], "fragment:") {
+		s.reads.Add(1)
+		if s.armed.CompareAndSwap(true, false) {
+			return make([][]byte, len(keys)), nil
+		}
 	}
 	return s.Store.Get(ctx, keys)
 }
@@ -43,7 +51,7 @@ func TestBlockFastPathDeclinesThenOpenHits(t *testing.T) {
 		`<p>{{ cache_tagging "outer" }}[{{ cache_tagging "k" "t" }}{{ body }}{{ end_cache_tagging }}]{{ end_cache_tagging }}</p>`,
 	} {
 		t.Run(src, func(t *testing.T) {
-			store := &missOnce{Store: tmplcache.NewMemoryStore()}
+			store := &missOnce{Store: tmplcache.NewMemoryStore(), local: true}
 			c := tmplcache.New(store)
 			r := cachetagging.New(c, cachetagging.WithSecret([]byte("0123456789abcdef0123")), cachetagging.WithoutDigests())
 			var runs atomic.Int32
@@ -67,5 +75,21 @@ func TestBlockFastPathDeclinesThenOpenHits(t *testing.T) {
 			require.Equal(t, int32(1), runs.Load(), "the body did not run again")
 			require.Equal(t, hits+1, c.Stats().Hits, "one read, one hit")
 		})
+	}
+}
+
+// A shared store has no fast path: a read is a round trip, and a miss
+// reads the fragment once, a hit once.
+func TestSharedStoreReadsABlockOnce(t *testing.T) {
+	store := &missOnce{Store: tmplcache.NewMemoryStore()}
+	c := tmplcache.New(store)
+	r := cachetagging.New(c, cachetagging.WithSecret([]byte("0123456789abcdef0123")))
+	tmpl := mustPrepared(t, r, `<p>{{ cache_tagging "k" "t" }}v{{ end_cache_tagging }}</p>`)
+	for _, want := range []string{"miss", "hit"} {
+		store.reads.Store(0)
+		var b strings.Builder
+		require.NoError(t, r.ExecuteTemplate(bg, &b, tmpl, "t", nil))
+		require.Equal(t, "<p>v</p>", b.String())
+		require.Equal(t, int32(1), store.reads.Load(), "a %s reads the fragment once", want)
 	}
 }

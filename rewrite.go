@@ -79,8 +79,10 @@ func (r *Renderer) Prepare(t *template.Template) error {
 	}
 	for id, d := range rw.descs {
 		d.settle()
-		rw.funcs[fnHit+id] = d.hitFn()
 		rw.funcs[fnOpen+id] = d.fn()
+		if d.fast {
+			rw.funcs[fnHit+id] = d.hitFn()
+		}
 	}
 	t.Funcs(rw.funcs)
 	for _, tree := range append(changed, rw.sections...) {
@@ -302,18 +304,24 @@ func blockName(k kind) string {
 
 // cacheBlock turns {{cache_tagging ARGS}}BODY{{end_cache_tagging}} into
 //
-//	{{if $hit := _cachetagging_hit_ID PARENT DYNAMIC_ARGS}}{{$hit}}{{else}}
 //	{{$h := _cachetagging_open_ID PARENT DYNAMIC_ARGS}}{{$h.Mark}}{{if $h.Miss}}BODY{{_cachetagging_end $h}}{{end}}
-//	{{end}}
 //
 // so BODY runs, in place and in scope, only on a miss. The block's
 // functions are its own, bound to its descriptor (constant arguments
 // evaluated once); PARENT is the enclosing block of the same template, or
-// nil. A hit on a fresh entry costs one call and one print: the hit
-// function returns the Hit marker. Anything else (a miss, an entry within
-// its grace or near its expiry) is decided by the open function, which
-// reads again: $h.Mark is the Hit marker, or the Begin marker of a miss,
-// a field, printed without a function call.
+// nil. $h.Mark is the Hit marker, or the Begin marker of a miss: a field,
+// printed without a function call.
+//
+// When the store is in this process, where a read costs a microsecond, a
+// fast path comes first:
+//
+//	{{if $hit := _cachetagging_hit_ID PARENT DYNAMIC_ARGS}}{{$hit}}{{else}}OPENED{{end}}
+//
+// A hit on a fresh entry costs one call and one print there (the hit
+// function returns the Hit marker); anything else (a miss, an entry within
+// its grace or near its expiry) goes on to the open function, OPENED being
+// the form above, which reads again. A shared store has no fast path: each
+// read is a round trip, and a miss would make two.
 func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]parse.Node, error) {
 	args := start.Pipe.Cmds[0].Args[1:]
 	if len(args) == 0 {
@@ -360,18 +368,26 @@ func (rw *rewriter) cacheBlock(start *parse.ActionNode, body []parse.Node) ([]pa
 		return args
 	}
 	open := action(pos, line, v(), fnOpen+id, callArgs()...)
+	d.calls = []*parse.CommandNode{open.Pipe.Cmds[0]}
+	opened := []parse.Node{
+		open,
+		&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: pipe(pos, line, nil, v("Mark"))},
+		&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line,
+			Pipe: pipe(pos, line, nil, v("Miss")), List: list(pos, miss...)}},
+	}
+	if rw.r.c.Shared() {
+		// A read is a round trip: a miss must not make two.
+		return opened, nil
+	}
 	hitVar := &parse.VariableNode{NodeType: parse.NodeVariable, Pos: pos, Ident: []string{name + hitSuffix}}
 	hit := action(pos, line, hitVar, fnHit+id, callArgs()...).Pipe
-	d.calls = []*parse.CommandNode{hit.Cmds[0], open.Pipe.Cmds[0]}
+	d.calls = append(d.calls, hit.Cmds[0])
+	d.fast = true
 	return []parse.Node{
 		&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line, Pipe: hit,
 			List: list(pos, &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line,
 				Pipe: pipe(pos, line, nil, hitVar.Copy())}),
-			ElseList: list(pos,
-				open,
-				&parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Line: line, Pipe: pipe(pos, line, nil, v("Mark"))},
-				&parse.IfNode{BranchNode: parse.BranchNode{NodeType: parse.NodeIf, Pos: pos, Line: line,
-					Pipe: pipe(pos, line, nil, v("Miss")), List: list(pos, miss...)}}),
+			ElseList: list(pos, opened...),
 		}},
 	}, nil
 }

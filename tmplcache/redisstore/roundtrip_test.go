@@ -55,6 +55,18 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, "v5", string(v))
 				}},
+				{"a Peek that hits (a template block's hit)", 1, func(t *testing.T) {
+					b := cache.Spec("five", tmplcache.Tags(tags...)).Peek(ctx)
+					require.NotNil(t, b)
+					require.NoError(t, b.End(ctx, nil))
+				}},
+				{"a Peek that misses, then Begin's own read", 2, func(t *testing.T) {
+					spec := cache.Spec("absent", tmplcache.Tags(tags...))
+					require.Nil(t, spec.Peek(ctx))
+					b, err := spec.Begin(ctx)
+					require.NoError(t, err)
+					b.Abort()
+				}},
 				{"a miss", 1, func(t *testing.T) {
 					_, ok, err := cache.Get(ctx, "absent")
 					require.NoError(t, err)
