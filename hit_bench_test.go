@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -248,12 +249,21 @@ func benchMiss(b *testing.B, c *tmplcache.Cache) {
 	value := bytes.Clone(buf.Bytes())
 	tags := tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments")
 	benchOutput(b, "case=render", &buf, value, func() error { return plain.Execute(&buf, data) })
-	i := 0 // across -count runs too: every key is new
+	// Every key is new: across -count runs, and across processes sharing
+	// a store (Redis keeps the keys of the last run).
+	run, i := rand.Uint64(), 0
 	b.Run("case=miss", func(b *testing.B) {
 		b.ReportAllocs()
+		misses, n := c.Stats().Misses, uint64(0)
+		defer func() {
+			if got := c.Stats().Misses - misses; got != n {
+				b.Fatalf("%d misses in %d renders: the case measures something else", got, n)
+			}
+		}()
 		for b.Loop() {
+			n++
 			i++
-			data["key"] = fmt.Sprint("latest-", i) // a new key: always a miss
+			data["key"] = fmt.Sprint("latest-", run, "-", i) // always a miss
 			buf.Reset()
 			ctx, scope := c.Track(ctx)
 			if err := r.ExecuteTemplate(ctx, &buf, cached, "t", data); err != nil {
