@@ -18,10 +18,13 @@ import (
 type Cache struct {
 	store   Store
 	entries EntryGetter // store's one-round-trip entry read, or nil
-	seq     Sequencer   // store's logical clock, or nil
-	local   bool
-	cfg     config
-	err     error // configuration error, returned by every call
+	// mem is the store when it is a MemoryStore on the wall clock the cache
+	// reads too: a read passes it the cache's reading of the clock.
+	mem   *MemoryStore
+	seq   Sequencer // store's logical clock, or nil
+	local bool
+	cfg   config
+	err   error // configuration error, returned by every call
 
 	entryPrefix string
 	tagPrefix   string
@@ -62,6 +65,9 @@ func New(store Store, opts ...Option) *Cache {
 	c := &Cache{store: store, cfg: cfg, err: errors.Join(cfg.errs...)}
 	c.entries, _ = store.(EntryGetter)
 	c.seq, _ = store.(Sequencer)
+	if m, ok := store.(*MemoryStore); ok && cfg.clock == Clock(systemClock{}) {
+		c.mem = m
+	}
 	if l, ok := store.(Local); ok {
 		c.local = l.Local()
 	}
@@ -213,7 +219,7 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 		clear(buf[:])
 		recBufs.Put(buf)
 	}()
-	raw, recs, err := c.readEntry(ctx, skey, buf[:0])
+	raw, recs, err := c.readEntry(ctx, skey, buf[:0], now)
 	if err != nil || raw == nil {
 		return loaded{}, entryView{}, err
 	}
@@ -264,9 +270,9 @@ func (c *Cache) judge(e entryView, recs [][]byte, at time.Time) readState {
 	return inGrace
 }
 
-func (c *Cache) readEntry(ctx context.Context, skey string, recs [][]byte) ([]byte, [][]byte, error) {
+func (c *Cache) readEntry(ctx context.Context, skey string, recs [][]byte, now time.Time) ([]byte, [][]byte, error) {
 	if c.entries != nil {
-		return c.storeGetEntry(ctx, skey, recs)
+		return c.storeGetEntry(ctx, skey, recs, now)
 	}
 	vals, err := c.storeGet(ctx, []string{skey})
 	if err != nil || vals[0] == nil {
