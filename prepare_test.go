@@ -51,6 +51,19 @@ func TestPrepareReportsMisuse(t *testing.T) {
 			"{{ define \"hole\" }}{{ nocache \"h\" }}{{ end }}<p title=\"{{ template \"hole\" }}\">", cachetagging.ErrMisplaced, 1, "called outside HTML text"},
 		{"a phased section using an enclosing variable",
 			"{{ $u := .user }}\n{{ phased }}{{ $u }}{{ end_phased }}", cachetagging.ErrBadArgument, 2, "$u"},
+		{"a phased section assigning an enclosing variable",
+			"{{ $u := .user }}\n{{ phased }}{{ $u = 1 }}{{ end_phased }}", cachetagging.ErrBadArgument, 2, "$u"},
+		{"a variable declared in a block and used after it",
+			"{{ cache_tagging \"k\" }}{{ $n := len .posts }}{{ end_cache_tagging }}\n<p>{{ $n }} posts</p>",
+			cachetagging.ErrMisplaced, 2, "$n is declared inside cache_tagging … end_cache_tagging and used after it"},
+		{"a variable declared in a block and assigned after it",
+			"{{ cache_tagging \"k\" }}{{ $n := 1 }}{{ end_cache_tagging }}\n{{ if .x }}{{ $n = 2 }}{{ end }}",
+			cachetagging.ErrMisplaced, 2, "$n is declared inside"},
+		{"a variable declared in a phased section and used after it",
+			"{{ phased }}{{ $n := 1 }}{{ end_phased }}\n{{ $n }}", cachetagging.ErrMisplaced, 2, "$n is declared inside phased … end_phased"},
+		{"a variable assigned in a block but declared before it",
+			"{{ $n := 0 }}{{ cache_tagging \"k\" }}\n{{ range .posts }}{{ $n = 1 }}{{ end }}{{ end_cache_tagging }}{{ $n }}",
+			cachetagging.ErrMisplaced, 2, "$n is assigned inside cache_tagging … end_cache_tagging but declared outside it"},
 	} {
 		t.Run(tc.name+" is an error naming template and line", func(t *testing.T) {
 			err := prepareErr(t, tc.src)
@@ -61,6 +74,18 @@ func TestPrepareReportsMisuse(t *testing.T) {
 			require.Equal(t, tc.line, te.Line, err.Error())
 			require.ErrorContains(t, err, tc.msg)
 		})
+	}
+}
+
+// Variables that stay within a block, or are redeclared after it, are fine.
+func TestPrepareAcceptsVariablesThatStayInTheirBlock(t *testing.T) {
+	for _, src := range []string{
+		`{{ cache_tagging "k" }}{{ $n := 1 }}{{ $n = 2 }}{{ $n }}{{ end_cache_tagging }}`,
+		`{{ cache_tagging "k" }}{{ $n := 1 }}{{ end_cache_tagging }}{{ $n := 2 }}{{ $n }}`,
+		`{{ cache_tagging "k" }}{{ range $i, $p := .posts }}{{ $i = 0 }}{{ end }}{{ end_cache_tagging }}`,
+		`{{ $n := 1 }}{{ cache_tagging "k" }}{{ $n }}{{ end_cache_tagging }}{{ $n }}`,
+	} {
+		require.NoError(t, prepareErr(t, src), src)
 	}
 }
 

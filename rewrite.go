@@ -245,7 +245,7 @@ func (rw *rewriter) list(l *parse.ListNode) error {
 	}
 	var stack []open
 	out := make([]parse.Node, 0, len(l.Nodes))
-	for _, n := range l.Nodes {
+	for i, n := range l.Nodes {
 		k, a := classify(n)
 		switch k {
 		case startBlock, startPhased:
@@ -264,6 +264,9 @@ func (rw *rewriter) list(l *parse.ListNode) error {
 			body := slices.Clone(out[top.at+1:])
 			var repl []parse.Node
 			var err error
+			if err := rw.checkBodyScope(top.kind, body, l.Nodes[i+1:]); err != nil {
+				return err
+			}
 			if top.kind == startBlock {
 				repl, err = rw.cacheBlock(top.node, body)
 			} else {
@@ -316,14 +319,8 @@ func (rw *rewriter) phasedBlock(start *parse.ActionNode, body []parse.Node) ([]p
 // checkSectionScope rejects variables of the enclosing scope in a phased
 // body: it runs at phase 2, alone, with dot = stash + Live.
 func (rw *rewriter) checkSectionScope(start *parse.ActionNode, root *parse.ListNode) error {
-	declared := map[string]bool{"$": true}
-	walk(root, func(n parse.Node) {
-		if p, ok := n.(*parse.PipeNode); ok {
-			for _, d := range p.Decl {
-				declared[d.Ident[0]] = true
-			}
-		}
-	})
+	declared := declaredIn(root)
+	declared["$"] = true
 	var err error
 	walk(root, func(n parse.Node) {
 		if v, ok := n.(*parse.VariableNode); ok && err == nil && !declared[v.Ident[0]] {

@@ -2,6 +2,7 @@ package cachetagging
 
 import (
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template/parse"
@@ -194,3 +195,109 @@ func constant(n parse.Node) (any, bool, error) {
 }
 
 func evaluated[T any](v T, err error) (any, bool, error) { return v, err == nil, err }
+
+// checkBodyScope rejects what would make a block (kind startBlock or
+// startPhased) change the page through variables, which html/template
+// allows as the block functions are plain calls to it:
+//
+//   - in a cache block, an assignment to a variable declared outside it: a
+//     hit skips the body, so the assignment would happen on misses only (a
+//     phased section sees no enclosing variable at all: checkSectionScope);
+//   - a variable declared at the top of the body and used after the block
+//     (in after, the rest of its list): a hit never declares it, nor does a
+//     phased section, which runs on its own at phase 2.
+func (rw *rewriter) checkBodyScope(k kind, body, after []parse.Node) error {
+	start, end := blockName(k), blockName(k+1)
+	why := "a hit skips the body"
+	if k == startPhased {
+		why = "the section runs on its own at phase 2"
+	}
+	declared := declaredIn(body...)
+	var err error
+	for _, n := range body {
+		if k != startBlock {
+			break
+		}
+		walk(n, func(n parse.Node) {
+			p, ok := n.(*parse.PipeNode)
+			if !ok || !p.IsAssign || err != nil {
+				return
+			}
+			for _, d := range p.Decl {
+				if !declared[d.Ident[0]] {
+					err = rw.errAt(p, ErrMisplaced, "%s is assigned inside %s … %s but declared outside it: "+
+						"a hit skips the body, so the assignment would happen on a miss only; "+
+						"compute the value before the block", d.Ident[0], start, end)
+				}
+			}
+		})
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range body {
+		a, ok := n.(*parse.ActionNode)
+		if !ok || a.Pipe.IsAssign {
+			continue
+		}
+		for _, d := range a.Pipe.Decl {
+			if name := d.Ident[0]; !strings.HasPrefix(name, varPrefix) {
+				if use := usedAfter(name, after); use != nil {
+					return rw.errAt(use, ErrMisplaced, "%s is declared inside %s … %s and used after it: "+
+						"%s, so declare %s before the block", name, start, end, why, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// declaredIn returns the variables declared (not assigned) in nodes.
+func declaredIn(nodes ...parse.Node) map[string]bool {
+	declared := map[string]bool{}
+	for _, n := range nodes {
+		walk(n, func(n parse.Node) {
+			if p, ok := n.(*parse.PipeNode); ok && !p.IsAssign {
+				for _, d := range p.Decl {
+					declared[d.Ident[0]] = true
+				}
+			}
+		})
+	}
+	return declared
+}
+
+// usedAfter returns the first node of after that uses variable name,
+// before any redeclaration of it at the same level, or nil.
+func usedAfter(name string, after []parse.Node) parse.Node {
+	for _, n := range after {
+		if a, ok := n.(*parse.ActionNode); ok && !a.Pipe.IsAssign &&
+			slices.ContainsFunc(a.Pipe.Decl, func(d *parse.VariableNode) bool { return d.Ident[0] == name }) &&
+			!mentionsVar(a.Pipe.Cmds, name) {
+			return nil // redeclared: uses from here on are of the new one
+		}
+		var use parse.Node
+		walk(n, func(m parse.Node) {
+			if v, ok := m.(*parse.VariableNode); ok && use == nil && v.Ident[0] == name {
+				use = n
+			}
+		})
+		if use != nil {
+			return use
+		}
+	}
+	return nil
+}
+
+// mentionsVar reports whether cmds use variable name.
+func mentionsVar(cmds []*parse.CommandNode, name string) bool {
+	found := false
+	for _, c := range cmds {
+		walk(c, func(m parse.Node) {
+			if v, ok := m.(*parse.VariableNode); ok && v.Ident[0] == name {
+				found = true
+			}
+		})
+	}
+	return found
+}
