@@ -36,6 +36,8 @@ var prepareTokens = []string{
 	`<p title="`,
 	`">`,
 	`{{ $v = %d }}`,
+	`{{ break }}`,
+	`{{ continue }}`,
 }
 
 // prepareSource is the template the input bytes spell.
@@ -70,6 +72,8 @@ func FuzzPrepare(f *testing.F) {
 		{18, 0, 1, 19},
 		{0, 2, 1, 4},
 		{11, 0, 20, 1, 12},
+		{5, 13, 2, 21, 4, 8, 1, 4},
+		{16, 0, 2, 22, 4, 17, 1, 4},
 	} {
 		f.Add(seed)
 	}

@@ -61,6 +61,12 @@ func TestPrepareReportsMisuse(t *testing.T) {
 			cachetagging.ErrMisplaced, 2, "$n is declared inside"},
 		{"a variable declared in a phased section and used after it",
 			"{{ phased }}{{ $n := 1 }}{{ end_phased }}\n{{ $n }}", cachetagging.ErrMisplaced, 2, "$n is declared inside phased … end_phased"},
+		{"a break of a range around a block",
+			"{{ range .posts }}{{ cache_tagging \"k\" }}\n{{ if .x }}{{ break }}{{ end }}{{ end_cache_tagging }}{{ end }}",
+			cachetagging.ErrMisplaced, 2, "{{break}} inside cache_tagging … end_cache_tagging ends a {{range}} around the block"},
+		{"a continue of a range around a phased section",
+			"{{ range .posts }}{{ phased }}\n{{ continue }}{{ end_phased }}{{ end }}",
+			cachetagging.ErrMisplaced, 2, "{{continue}} inside phased … end_phased"},
 		{"a variable assigned in a block but declared before it",
 			"{{ $n := 0 }}{{ cache_tagging \"k\" }}\n{{ range .posts }}{{ $n = 1 }}{{ end }}{{ end_cache_tagging }}{{ $n }}",
 			cachetagging.ErrMisplaced, 2, "$n is assigned inside cache_tagging … end_cache_tagging but declared outside it"},
@@ -84,6 +90,7 @@ func TestPrepareAcceptsVariablesThatStayInTheirBlock(t *testing.T) {
 		`{{ cache_tagging "k" }}{{ $n := 1 }}{{ end_cache_tagging }}{{ $n := 2 }}{{ $n }}`,
 		`{{ cache_tagging "k" }}{{ range $i, $p := .posts }}{{ $i = 0 }}{{ end }}{{ end_cache_tagging }}`,
 		`{{ $n := 1 }}{{ cache_tagging "k" }}{{ $n }}{{ end_cache_tagging }}{{ $n }}`,
+		`{{ cache_tagging "k" }}{{ range .posts }}{{ if . }}{{ break }}{{ end }}{{ continue }}{{ end }}{{ end_cache_tagging }}`,
 	} {
 		require.NoError(t, prepareErr(t, src), src)
 	}

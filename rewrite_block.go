@@ -205,12 +205,17 @@ func evaluated[T any](v T, err error) (any, bool, error) { return v, err == nil,
 //     phased section sees no enclosing variable at all: checkSectionScope);
 //   - a variable declared at the top of the body and used after the block
 //     (in after, the rest of its list): a hit never declares it, nor does a
-//     phased section, which runs on its own at phase 2.
+//     phased section, which runs on its own at phase 2;
+//   - a {{break}} or {{continue}} of a {{range}} around the block.
 func (rw *rewriter) checkBodyScope(k kind, body, after []parse.Node) error {
 	start, end := blockName(k), blockName(k+1)
 	why := "a hit skips the body"
 	if k == startPhased {
 		why = "the section runs on its own at phase 2"
+	}
+	if n := leavesLoop(body...); n != nil {
+		return rw.errAt(n, ErrMisplaced, "%s inside %s … %s ends a {{range}} around the block: "+
+			"%s, so put the condition outside the block", n, start, end, why)
 	}
 	declared := declaredIn(body...)
 	var err error
@@ -247,6 +252,31 @@ func (rw *rewriter) checkBodyScope(k kind, body, after []parse.Node) error {
 						"%s, so declare %s before the block", name, start, end, why, name)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// leavesLoop returns the first {{break}} or {{continue}} in nodes that
+// belongs to a {{range}} outside them, or nil.
+func leavesLoop(nodes ...parse.Node) parse.Node {
+	for _, n := range nodes {
+		var found parse.Node
+		switch n := n.(type) {
+		case *parse.BreakNode, *parse.ContinueNode:
+			found = n
+		case *parse.RangeNode:
+			found = leavesLoop(n.ElseList) // its list's belong to it
+		case *parse.IfNode, *parse.WithNode:
+			b := branch(n)
+			found = leavesLoop(b.List, b.ElseList)
+		case *parse.ListNode:
+			if n != nil {
+				found = leavesLoop(n.Nodes...)
+			}
+		}
+		if found != nil {
+			return found
 		}
 	}
 	return nil
