@@ -51,10 +51,15 @@ func (s *Spec) Begin(ctx context.Context) (*Build, error) {
 
 // Peek is Begin's fast path: a hit when the entry is fresh and no
 // early-recomputation draw could rebuild it yet, or nil. It never waits and
-// never starts a build; after a nil Peek, Begin decides (reading again:
-// the entry may be missing, within its grace, near its expiry, or stored
-// since). An engine that branches on the result skips Begin's bookkeeping
-// on most hits; Stats counts a read once either way.
+// never starts a build; after a nil Peek, Begin decides (reading again: the
+// entry may be missing, within its grace, near its expiry, or stored since).
+// End a hit like any other: it passes the entry's tags to the build that
+// encloses it. Stats counts a read once either way.
+//
+// Peek suits an engine whose hit path is cheaper when it need not handle
+// anything else (a template block: one call, one print), on a store where a
+// read is cheap: on a shared store a miss then costs two reads, two round
+// trips, where Begin alone costs one.
 func (s *Spec) Peek(ctx context.Context) *Build {
 	if s.err != nil {
 		return nil
