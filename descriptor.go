@@ -133,7 +133,7 @@ func (d *blockDesc) optsOf(a blockArgs) []tmplcache.SetOption {
 	return opts
 }
 
-// spec returns the block's prepared read, with dyn its dynamic arguments.
+// specOf returns the block's prepared read, with dyn its dynamic arguments.
 func (d *blockDesc) specOf(dyn []any) (*tmplcache.Spec, error) {
 	if d.spec != nil {
 		return d.spec, nil
@@ -178,9 +178,9 @@ func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
 	return &blk.Mark, nil
 }
 
-// open starts one execution of the block that hit did not serve: it reads
-// the cache again and, on a miss, begins a build (a concurrent execution of the same block waits for
-// it, bounded). parent is the enclosing block of the same template, if
+// open starts one execution of the block that hit did not serve (or, on a
+// shared store, every execution): it reads the cache and, on a miss, begins
+// a build (a concurrent execution of the same block waits for it, bounded). parent is the enclosing block of the same template, if
 // any: the build reports to it, and a block nested in one of its own key
 // builds without waiting for itself.
 func (d *blockDesc) open(parent *block, dyn []any) (*block, error) {
