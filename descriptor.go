@@ -180,9 +180,10 @@ func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
 
 // open starts one execution of the block that hit did not serve (or, on a
 // shared store, every execution): it reads the cache and, on a miss, begins
-// a build (a concurrent execution of the same block waits for it, bounded). parent is the enclosing block of the same template, if
-// any: the build reports to it, and a block nested in one of its own key
-// builds without waiting for itself.
+// a build (a concurrent execution of the same block waits for it,
+// bounded). parent is the enclosing block of the same template, if any:
+// the build reports to it, and a block nested in one of its own key builds
+// without waiting for itself.
 func (d *blockDesc) open(parent *block, dyn []any) (*block, error) {
 	r := d.r
 	if !r.executing() {
