@@ -4,8 +4,10 @@ import (
 	"context"
 	"html/template"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +94,53 @@ func TestSharedStoreReadsABlockOnce(t *testing.T) {
 		require.Equal(t, "<p>v</p>", b.String())
 		require.Equal(t, int32(1), store.reads.Load(), "a %s reads the fragment once", want)
 	}
+}
+
+// manualClock is a clock a test moves.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Early recomputation reaches template blocks through the hit path: far
+// from expiry (past the rule's horizon) every render hits; near it, one
+// render rebuilds the block ahead of its expiry and the others keep hitting.
+func TestBlockRecomputedEarlyNearExpiry(t *testing.T) {
+	clk := &manualClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	var builds atomic.Int32
+	data := map[string]any{"build": func() int32 {
+		clk.Add(time.Second) // a build takes a second
+		return builds.Add(1)
+	}}
+	src := `{{ cache_tagging "k" "t" (cache_timeout 600) }}<p>{{ call .build }}</p>{{ end_cache_tagging }}`
+	h := parse(t, src, tmplcache.WithClock(clk))
+	require.Equal(t, "<p>1</p>", h.render("t", data))
+
+	clk.Add(600*time.Second - 60*time.Second) // 60 build times left: past the horizon
+	for range 1000 {
+		require.Equal(t, "<p>1</p>", h.render("t", data))
+	}
+	require.Equal(t, int32(1), builds.Load(), "far from expiry nobody rebuilds")
+
+	clk.Add(60*time.Second - 200*time.Millisecond) // a fifth of a build time left
+	for i := 0; i < 200 && builds.Load() == 1; i++ {
+		h.render("t", data)
+	}
+	require.Equal(t, int32(2), builds.Load(), "near expiry one render rebuilt early")
+	for range 100 {
+		require.Equal(t, "<p>2</p>", h.render("t", data), "the rebuilt value is fresh again")
+	}
+	require.EqualValues(t, 1, h.c.Stats().EarlyRebuilds)
 }
