@@ -190,6 +190,27 @@ func (c *Cache) storeGetEntry(ctx context.Context, key string, recs [][]byte, no
 	return raw, tags, c.done(ctx, cancel, "get", err)
 }
 
+func (c *Cache) storeGetEntryWith(ctx context.Context, key string, recs [][]byte, also []string) ([]byte, [][]byte, [][]byte, error) {
+	cctx, cancel, err := c.callCtx(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	raw, tags, vals, err := c.pre.GetEntryWith(cctx, key, recs, also)
+	if err == nil && len(vals) != len(also) {
+		err = fmt.Errorf("%w: store returned %d values for %d keys", ErrCorrupt, len(vals), len(also))
+	}
+	return raw, tags, vals, c.done(ctx, cancel, "get", err)
+}
+
+func (c *Cache) storeSetIfUnchanged(ctx context.Context, item Item, keys []string, vals [][]byte) (bool, error) {
+	cctx, cancel, err := c.callCtx(ctx)
+	if err != nil {
+		return false, err
+	}
+	stored, err := c.pre.SetIfUnchanged(cctx, item, keys, vals)
+	return stored, c.done(ctx, cancel, "set", err)
+}
+
 func (c *Cache) storeWrite(ctx context.Context, op string, items []Item,
 	write func(context.Context, []Item) error) error {
 	cctx, cancel, err := c.callCtx(ctx)

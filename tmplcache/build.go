@@ -39,6 +39,10 @@ type Build struct {
 	parent  *Build
 	tx      *Tx // the transaction b is built in: its own locks do not stop it
 	flight  *flight
+	// prefetched are the values of spec.prefetch a Prefetcher store read
+	// with the lookup: the records the commit checks, without reading them
+	// again.
+	prefetched [][]byte
 
 	mu        sync.Mutex
 	deps      []dep // a handful: a slice beats a map
@@ -70,8 +74,9 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 		b.reading = c.reading()
 		now := c.now()
 		b.start = now
-		e, st, _ := c.load(ctx, b.key, s.opts.check, now, false)
-		switch st {
+		e, ld, _ := c.load(ctx, b.key, s.opts.check, now, false, s.prefetch)
+		b.prefetched = ld.also
+		switch ld.readState {
 		case fresh:
 			if !c.recomputeEarly(e.meta, now) {
 				b.setHit(e, false)

@@ -21,7 +21,8 @@ type Cache struct {
 	// mem is the store when it is a MemoryStore on the wall clock the cache
 	// reads too: a read passes it the cache's reading of the clock.
 	mem   *MemoryStore
-	seq   Sequencer // store's logical clock, or nil
+	pre   Prefetcher // a shared store that reads a build's records with its lookup, or nil
+	seq   Sequencer  // store's logical clock, or nil
 	local bool
 	cfg   config
 	err   error // configuration error, returned by every call
@@ -70,6 +71,9 @@ func New(store Store, opts ...Option) *Cache {
 	}
 	if l, ok := store.(Local); ok {
 		c.local = l.Local()
+	}
+	if p, ok := store.(Prefetcher); ok && !c.local && p.Prefetches() {
+		c.pre = p
 	}
 	c.entryPrefix, c.tagPrefix, c.clockKey = keyPrefixes(cfg.namespace)
 	c.br.threshold, c.br.cooldown = cfg.breakerFailures, cfg.breakerCooldown
@@ -154,7 +158,8 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, st, err := c.load(ctx, c.entryKey(key), nil, c.now(), false)
+	e, ld, err := c.load(ctx, c.entryKey(key), nil, c.now(), false, nil)
+	st := ld.readState
 	if st == inGrace {
 		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
 	}
@@ -183,10 +188,12 @@ var recBufs = sync.Pool{New: func() any { return new([8][]byte) }}
 // load reads and judges an entry. Its tags and value alias store memory.
 // check, if set, may reject a value this reader cannot use. A peek counts
 // nothing in Stats: the read that follows it, or the hit it returns, does.
-func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, peek bool) (entryView, readState, error) {
-	st, e, err := c.loadState(ctx, skey, check, now)
+// also are keys a Prefetcher store reads in the same round trip: their
+// values come back in loaded.also.
+func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, peek bool, also []string) (entryView, loaded, error) {
+	st, e, err := c.loadState(ctx, skey, check, now, also)
 	if peek {
-		return e, st.readState, err
+		return e, st, err
 	}
 	switch st.readState {
 	case fresh:
@@ -197,17 +204,18 @@ func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, 
 	if st.unusable {
 		c.stats.unusable.Add(1)
 	}
-	return e, st.readState, err
+	return e, st, err
 }
 
 // loaded is what loadState found: unusable when the check rejected a
-// value that was valid.
+// value that was valid; also, the values a Prefetcher read along.
 type loaded struct {
 	readState
 	unusable bool
+	also     [][]byte
 }
 
-func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (loaded, entryView, error) {
+func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time, also []string) (loaded, entryView, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
@@ -219,27 +227,44 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 		clear(buf[:])
 		recBufs.Put(buf)
 	}()
-	raw, recs, err := c.readEntry(ctx, skey, buf[:0], now)
-	if err != nil || raw == nil {
+	var raw []byte
+	var recs, alsoVals [][]byte
+	var err error
+	if len(also) > 0 && c.pre != nil {
+		raw, recs, alsoVals, err = c.storeGetEntryWith(ctx, skey, buf[:0], also)
+	} else {
+		raw, recs, err = c.readEntry(ctx, skey, buf[:0], now)
+	}
+	if err != nil {
 		return loaded{}, entryView{}, err
+	}
+	st, e := c.judgeRead(skey, raw, recs, check, now)
+	st.also = alsoVals
+	return st, e, nil
+}
+
+// judgeRead judges an entry read with its tag records.
+func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]byte) bool, now time.Time) (loaded, entryView) {
+	if raw == nil {
+		return loaded{}, entryView{}
 	}
 	e, err := viewEntry(raw)
 	if err != nil {
 		// An entry of another format (written before an upgrade) or
 		// damaged: a miss, rebuilt over.
 		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
-		return loaded{}, entryView{}, nil
+		return loaded{}, entryView{}
 	}
 	if len(recs) != e.tags.Len() {
 		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), e.tags.Len())
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
-		return loaded{}, entryView{}, nil
+		return loaded{}, entryView{}
 	}
 	st := c.judge(e, recs, now)
 	if st != missed && check != nil && !check(e.value) {
-		return loaded{unusable: true}, e, nil
+		return loaded{unusable: true}, e
 	}
-	return loaded{readState: st}, e, nil
+	return loaded{readState: st}, e
 }
 
 // judge tells whether an entry is fresh (every tag still at the version it

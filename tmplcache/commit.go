@@ -59,15 +59,19 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 		return deps, nil
 	}
 	var recs []layout.Record
+	var keys []string
+	var read [][]byte // the records as prefetched: the write stores only if they still are
 	h, tracked, start := b.horizon()
 	if len(deps) > 0 {
-		keys := make([]string, len(deps))
+		keys = make([]string, len(deps))
 		for i, d := range deps {
 			keys[i] = d.key
 		}
 		var err error
 		var clk layout.Stamp
-		if recs, clk, err = c.readRecords(ctx, keys); err != nil {
+		if recs, read, clk = b.fromPrefetch(keys); read != nil {
+			c.observe(clk)
+		} else if recs, clk, err = c.readRecords(ctx, keys); err != nil {
 			c.stats.skippedUnsure.Add(1)
 			b.markUnsure()
 			return deps, err
@@ -128,11 +132,49 @@ func (b *Build) commit(ctx context.Context, value []byte) ([]dep, error) {
 		storeTTL += m.Grace // readable while it may be served stale
 	}
 	item := []Item{{Key: b.key, Value: encodeEntry(m, deps, value), TTL: storeTTL}}
-	if err := c.storeWrite(ctx, "set", item, c.store.Set); err != nil {
+	if read != nil {
+		stored, err := c.storeSetIfUnchanged(ctx, item[0], keys, read)
+		switch {
+		case err != nil:
+			return deps, err
+		case !stored: // a record changed since the lookup: an invalidation
+			c.stats.skippedStale.Add(1)
+			b.markStale()
+			return deps, nil
+		}
+	} else if err := c.storeWrite(ctx, "set", item, c.store.Set); err != nil {
 		return deps, err
 	}
 	c.stats.stores.Add(1)
 	return deps, nil
+}
+
+// fromPrefetch returns the records at keys as b's lookup read them along
+// with the entry (a Prefetcher store), their bytes, and the clock, when it
+// read every one and none needs what readRecords does (creating a missing
+// record, healing one); else read is nil.
+func (b *Build) fromPrefetch(keys []string) (recs []layout.Record, read [][]byte, clk layout.Stamp) {
+	if b.prefetched == nil || b.spec == nil {
+		return nil, nil, layout.Stamp{}
+	}
+	c, pre := b.c, b.spec.prefetch
+	if c.seq != nil {
+		clk, _ = layout.DecodeClock(b.prefetched[len(pre)-1]) // none yet: unknown, as readRecords finds it
+	}
+	recs = make([]layout.Record, len(keys))
+	read = make([][]byte, len(keys))
+	for i, k := range keys {
+		j := slices.Index(pre, k)
+		if j < 0 || (c.seq != nil && j == len(pre)-1) || b.prefetched[j] == nil {
+			return nil, nil, layout.Stamp{}
+		}
+		r, ok := layout.DecodeRecord(b.prefetched[j])
+		if !ok || (clk.Known() && r.Seq != 0 && r.Epoch != clk.Epoch) {
+			return nil, nil, layout.Stamp{}
+		}
+		recs[i], read[i] = r, b.prefetched[j]
+	}
+	return recs, read, clk
 }
 
 // ownLock reports a lock taken by b's own transaction: a transaction reads

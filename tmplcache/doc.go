@@ -10,7 +10,10 @@
 // whatever the number of entries. An entry stores the version of each of
 // its tags and is valid only while all of them still match; a missing tag
 // record makes its entries invalid. A hit costs one batch read of the
-// entry and its tag records ([EntryGetter] does it in one round trip).
+// entry and its tag records ([EntryGetter] does it in one round trip). On
+// a shared store a miss reads the records of the build's declared tags
+// with that lookup and writes only if they are unchanged ([Prefetcher]):
+// two round trips.
 //
 // # Nesting
 //

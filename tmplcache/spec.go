@@ -1,6 +1,9 @@
 package tmplcache
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Spec is a key with its options, checked once. An engine that reads the
 // same key with the same options over and over (a template block whose key
@@ -11,8 +14,11 @@ type Spec struct {
 	c       *Cache
 	key     string   // store key
 	tagKeys []string // store keys of the tags' records
-	opts    setOptions
-	err     error
+	// prefetch is what a lookup also reads on a Prefetcher store: the
+	// records of tagKeys, then (on a Sequencer) the clock.
+	prefetch []string
+	opts     setOptions
+	err      error
 }
 
 // Spec prepares key with opts for [Spec.Begin]. Bad input (an empty key,
@@ -37,6 +43,12 @@ func (c *Cache) Spec(key string, opts ...SetOption) *Spec {
 	s.tagKeys = make([]string, len(s.opts.tags))
 	for i, t := range s.opts.tags {
 		s.tagKeys[i] = c.tagKey(t)
+	}
+	if c.pre != nil && len(s.tagKeys) > 0 {
+		s.prefetch = s.tagKeys
+		if c.seq != nil {
+			s.prefetch = append(slices.Clip(s.tagKeys), c.clockKey)
+		}
 	}
 	return s
 }
@@ -66,8 +78,8 @@ func (s *Spec) Peek(ctx context.Context) *Build {
 	}
 	c := s.c
 	now := c.now()
-	e, st, _ := c.load(ctx, s.key, s.opts.check, now, true)
-	if st != fresh || c.mayRecomputeEarly(e.meta, now) {
+	e, st, _ := c.load(ctx, s.key, s.opts.check, now, true, nil)
+	if st.readState != fresh || c.mayRecomputeEarly(e.meta, now) {
 		return nil
 	}
 	c.stats.hits.Add(1)

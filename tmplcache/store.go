@@ -58,6 +58,27 @@ type EntryGetter interface {
 	GetEntry(ctx context.Context, key string, recs [][]byte) (entry []byte, tags [][]byte, err error)
 }
 
+// Prefetcher is an optional [EntryGetter] extension for a shared store,
+// where round trips are the cost that counts. A build's tag records come
+// with its entry lookup, and the built entry is written only if those
+// records are still what was read, in one atomic step: a miss costs two
+// round trips (lookup, write) instead of three (lookup, records, write),
+// and no invalidation can slip between the check and the write.
+//
+// GetEntryWith is [EntryGetter.GetEntry] that also returns the values at
+// also, in order (nil for a missing key). SetIfUnchanged stores item only
+// if the value at each of keys is still the one in vals (a nil value: the
+// key is still missing), and reports whether it did. Prefetches reports
+// whether the store can do both on its connection (a sharded client cannot:
+// an entry and its records live on different servers); a store that says
+// false is used as an EntryGetter.
+type Prefetcher interface {
+	EntryGetter
+	Prefetches() bool
+	GetEntryWith(ctx context.Context, key string, recs [][]byte, also []string) (entry []byte, tags, alsoVals [][]byte, err error)
+	SetIfUnchanged(ctx context.Context, item Item, keys []string, vals [][]byte) (stored bool, err error)
+}
+
 // Local is an optional [Store] extension. A store whose Local method returns
 // true lives inside this process: its calls never block on I/O (so they are
 // not wrapped in timeouts) and nothing stored in it is seen by another

@@ -41,6 +41,13 @@
 //     documented in package tmplcache) and gets those too. It runs with
 //     EVALSHA; the first call on a server that has not seen it yet adds
 //     an EVAL.
+//   - [Store.GetEntryWith] (the read of a build): a script like it, which
+//     also gets the records of the tags the build declares and the clock.
+//   - [Store.SetIfUnchanged] (the write of a build): one script that
+//     stores the entry only if those records are still what the read saw.
+//     A miss is two round trips, read and write, when the build depends on
+//     the tags it declared; a tag added while it ran adds an MGET of the
+//     records before the write.
 //   - [Store.Get] (tag versions and the clock): one MGET.
 //   - [Store.Invalidate]: one script, whatever the number of tags and of
 //     entries that depend on them. It advances the clock and stamps the
@@ -61,7 +68,8 @@
 //
 //   - [Store.GetEntry]: two round trips, a GET of the entry, then one MGET
 //     of its tag records on the node of the hash tag (keys found with
-//     [tmplcache.EntryTagKeys]).
+//     [tmplcache.EntryTagKeys]). [Store.Prefetches] is false: a build
+//     reads its records, then writes.
 //   - [Store.Invalidate]: one script, on the node of the hash tag.
 //   - [Store.Get], [Store.Set], [Store.Add], [Store.Delete]: one pipeline.
 //

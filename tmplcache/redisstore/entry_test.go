@@ -68,6 +68,7 @@ func checkEntryScript(t *testing.T, c redis.UniversalClient, s *Store, entryKey 
 	t.Helper()
 	ctx := testCtx(t)
 	keys, decodeErr := tmplcache.EntryTagKeys(raw)
+	require.NoError(t, c.Set(ctx, entryKey+":also", "along", 0).Err())
 	want := make([][]byte, len(keys))
 	for i, k := range keys {
 		switch {
@@ -84,11 +85,22 @@ func checkEntryScript(t *testing.T, c redis.UniversalClient, s *Store, entryKey 
 	entry, recs, err := s.GetEntry(ctx, entryKey, nil)
 	require.NoError(t, err)
 	require.Equal(t, raw, entry)
+	// The build's read parses the entry alike, and brings the values at
+	// also along.
+	also := []string{entryKey + ":also", entryKey}
+	alsoWant, err := stringValue(c.Get(ctx, also[0])) // fuzzed data may name it too
+	require.NoError(t, err)
+	entryWith, recsWith, alsoVals, err := s.GetEntryWith(ctx, entryKey, nil, also)
+	require.NoError(t, err)
+	require.Equal(t, raw, entryWith)
+	require.Equal(t, [][]byte{alsoWant, raw}, alsoVals)
+	require.Equal(t, len(recs), len(recsWith))
 	if decodeErr != nil || len(keys) == 0 {
 		require.Empty(t, recs, "an entry the cache cannot decode (%v) or without tags comes back alone", decodeErr)
 		return
 	}
 	require.Equal(t, want, recs)
+	require.Equal(t, want, recsWith)
 }
 
 func TestEntryScript(t *testing.T) {

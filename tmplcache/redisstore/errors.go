@@ -10,4 +10,8 @@ var (
 	// type the command cannot produce (a proxy or a server that speaks
 	// another dialect).
 	ErrUnexpectedReply = errors.New("redisstore: unexpected reply")
+
+	// errNoPrefetch: a Prefetcher method called on a store whose
+	// Prefetches is false (the cache never does).
+	errNoPrefetch = errors.New("not on a sharded client or WithoutScript")
 )

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -32,7 +33,11 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 			require.NoError(t, cache.Set(ctx, "one", []byte("v1"), tmplcache.Tags("t1")))
 			require.NoError(t, cache.Set(ctx, "five", []byte("v5"), tmplcache.Tags(tags...)))
 			_, _, _ = cache.Get(ctx, "one") // the server learns the scripts (EVALSHA, then EVAL)
-			require.NoError(t, cache.InvalidateTags(ctx, "warm-up"))
+			require.NoError(t, cache.InvalidateTags(ctx, "warm-up", "t-added"))
+			wctx, scope := cache.Track(ctx) // and those of a build: lookup with records, checked write
+			_, err := cache.Fetch(wctx, "warm-up", fillWith("w"), tmplcache.Tags(tags...))
+			require.NoError(t, err)
+			require.NoError(t, scope.End(wctx, nil))
 
 			for _, tc := range []struct {
 				name string
@@ -55,6 +60,18 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, "v5", string(v))
 				}},
+				// A tag added during the build was not read with the
+				// lookup: its record is read before the write.
+				{"a tracked Fetch that misses and adds a tag while it builds", 3, func(t *testing.T) {
+					ctx, scope := cache.Track(ctx)
+					v, err := cache.Fetch(ctx, "added", func(ctx context.Context) ([]byte, error) {
+						tmplcache.AddTags(ctx, "t-added")
+						return []byte("v"), nil
+					}, tmplcache.Tags(tags...))
+					require.NoError(t, err)
+					require.Equal(t, "v", string(v))
+					require.NoError(t, scope.End(ctx, nil))
+				}},
 				{"a Peek that hits (a template block's hit)", 1, func(t *testing.T) {
 					b := cache.Spec("five", tmplcache.Tags(tags...)).Peek(ctx)
 					require.NotNil(t, b)
@@ -72,9 +89,10 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					require.NoError(t, err)
 					require.False(t, ok)
 				}},
-				// The lookup, the records of the tags the build collected
-				// (known only once it ran), the write.
-				{"a tracked Fetch that misses, builds and stores", 3, func(t *testing.T) {
+				// The lookup, which brings the records of the tags the
+				// build declares, and the write, which stores only if
+				// they are unchanged.
+				{"a tracked Fetch that misses, builds and stores", 2, func(t *testing.T) {
 					ctx, scope := cache.Track(ctx)
 					v, err := cache.Fetch(ctx, "built", fillWith("v"), tmplcache.Tags(tags...))
 					require.NoError(t, err)

@@ -209,3 +209,8 @@ func testCtx(t testing.TB) context.Context {
 func fillWith(v string) func(context.Context) ([]byte, error) {
 	return func(context.Context) ([]byte, error) { return []byte(v), nil }
 }
+
+func (ts *tracked) SetIfUnchanged(ctx context.Context, item tmplcache.Item, keys []string, vals [][]byte) (bool, error) {
+	ts.note([]tmplcache.Item{item})
+	return ts.Store.SetIfUnchanged(ctx, item, keys, vals)
+}

@@ -42,9 +42,11 @@ func Run(t *testing.T, newStore func(t *testing.T) tmplcache.Store) {
 		{"a TTL expires the item and zero means none", testTTL},
 		{"concurrent use is safe", testConcurrent},
 		{"entry reads return the entry and its tag records", testEntryGetter},
+		{"prefetching reads bring values along, and checked writes check them", testPrefetcher},
 		{"invalidations are stamped by a clock that never goes back", testSequencer},
 		{"concurrent invalidations of one tag leave the latest stamp", testSequencerRace},
 		{"a cache over the store invalidates by tag", testCache},
+		{"a build whose tag is invalidated while it runs is not stored", testInvalidatedWhileBuilding},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t), fmt.Sprintf("storetest:%x:", rand.Uint64()))
@@ -209,6 +211,66 @@ func testEntryGetter(t *testing.T, s tmplcache.Store, p string) {
 	require.Len(t, recs, 2)
 	require.NotNil(t, recs[0])
 	require.Nil(t, recs[1], "a missing tag record reads as nil")
+}
+
+func testPrefetcher(t *testing.T, s tmplcache.Store, p string) {
+	pf, ok := s.(tmplcache.Prefetcher)
+	if !ok || !pf.Prefetches() {
+		return // optional: the cache reads a build's records before its write
+	}
+	c := tmplcache.New(s, tmplcache.WithNamespace(p), patient)
+	require.NoError(t, c.Set(ctx(t), "k", []byte("v"), tmplcache.Tags("a", "b")))
+	set(t, s, tmplcache.Item{Key: p + "x", Value: []byte("x1")})
+	also := []string{p + "x", p + "absent"}
+
+	entry, recs, vals, err := pf.GetEntryWith(ctx(t), p+":e:k", nil, also)
+	require.NoError(t, err)
+	wantEntry, wantRecs, err := pf.GetEntry(ctx(t), p+":e:k", nil)
+	require.NoError(t, err)
+	require.Equal(t, wantEntry, entry)
+	require.Equal(t, wantRecs, recs)
+	require.Equal(t, [][]byte{[]byte("x1"), nil}, vals)
+
+	entry, recs, vals, err = pf.GetEntryWith(ctx(t), p+":e:missing", nil, also)
+	require.NoError(t, err)
+	require.Nil(t, entry)
+	require.Empty(t, recs)
+	require.Equal(t, [][]byte{[]byte("x1"), nil}, vals, "a missing entry brings the values along too")
+
+	item := tmplcache.Item{Key: p + "y", Value: []byte("y1"), TTL: time.Hour}
+	stored, err := pf.SetIfUnchanged(ctx(t), item, also, [][]byte{[]byte("x1"), nil})
+	require.NoError(t, err)
+	require.True(t, stored, "unchanged values: stored")
+	require.Equal(t, [][]byte{[]byte("y1")}, get(t, s, p+"y"))
+
+	set(t, s, tmplcache.Item{Key: p + "x", Value: []byte("x2")})
+	item.Value = []byte("y2")
+	stored, err = pf.SetIfUnchanged(ctx(t), item, also, [][]byte{[]byte("x1"), nil})
+	require.NoError(t, err)
+	require.False(t, stored, "a changed value: not stored")
+	set(t, s, tmplcache.Item{Key: p + "absent", Value: []byte("now here")})
+	stored, err = pf.SetIfUnchanged(ctx(t), item, also, [][]byte{[]byte("x2"), nil})
+	require.NoError(t, err)
+	require.False(t, stored, "a key that appeared: not stored")
+	require.Equal(t, [][]byte{[]byte("y1")}, get(t, s, p+"y"), "the refused writes changed nothing")
+}
+
+func testInvalidatedWhileBuilding(t *testing.T, s tmplcache.Store, p string) {
+	c := tmplcache.New(s, tmplcache.WithNamespace(p), patient)
+	require.NoError(t, c.InvalidateTags(ctx(t), "t")) // the record exists
+	rctx, scope := c.Track(ctx(t))
+	v, err := c.Fetch(rctx, "k", func(fctx context.Context) ([]byte, error) {
+		// The data changes while the build runs, after it read it.
+		require.NoError(t, c.InvalidateTags(ctx(t), "t"))
+		return []byte("old"), nil
+	}, tmplcache.Tags("t"))
+	require.NoError(t, err)
+	require.Equal(t, "old", string(v))
+	require.NoError(t, scope.End(rctx, nil))
+	_, ok, err := c.Get(ctx(t), "k")
+	require.NoError(t, err)
+	require.False(t, ok, "built from data older than an invalidation: never served")
+	require.Zero(t, c.Stats().Stores, "and not stored")
 }
 
 // patient keeps a loaded test machine from turning a slow call into a
