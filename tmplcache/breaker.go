@@ -196,7 +196,7 @@ func (c *Cache) storeGetEntryWith(ctx context.Context, key string, recs [][]byte
 		return nil, nil, nil, err
 	}
 	raw, tags, vals, err := c.pre.GetEntryWith(cctx, key, recs, also)
-	if err == nil && len(vals) != len(also) {
+	if err == nil && vals != nil && len(vals) != len(also) {
 		err = fmt.Errorf("%w: store returned %d values for %d keys", ErrCorrupt, len(vals), len(also))
 	}
 	return raw, tags, vals, c.done(ctx, cancel, "get", err)

@@ -66,7 +66,10 @@ type EntryGetter interface {
 // and no invalidation can slip between the check and the write.
 //
 // GetEntryWith is [EntryGetter.GetEntry] that also returns the values at
-// also, in order (nil for a missing key). SetIfUnchanged stores item only
+// also, in order (nil for a missing key), at least whenever the entry is
+// missing or one of its tag records does not hold the version the entry
+// stored; on a read that looks like a hit it may return no values (a nil
+// slice), sparing a hit the reads. SetIfUnchanged stores item only
 // if the value at each of keys is still the one in vals (a nil value: the
 // key is still missing), and reports whether it did. Prefetches reports
 // whether the store can do both on its connection (a sharded client cannot:

@@ -10,32 +10,47 @@ import (
 
 var _ tmplcache.Prefetcher = (*Store)(nil)
 
-// entryWithScriptSrc is entryScriptSrc that also reads KEYS[2..]: it
-// returns {entry or false, KEYS[2..] values, the entry's tag records}. The
-// records come only when the entry parses (its bounds checks are
-// entryScriptSrc's), so a count that does not match the entry's tags is
-// the cache's to report as corrupt.
+// entryWithScriptSrc is entryScriptSrc for a build's read: it returns
+// {entry or false, k, k values, the entry's tag records}. k is the number
+// of KEYS[2..], whose values it reads when the read is no plain hit: the
+// entry is missing or unparseable, or one of its tag records does not hold
+// the version the entry stored (bytes 1..16 of a 40-byte record,
+// tmplcache/internal/layout/record.go). On a likely hit k is 0 and nothing
+// more is read. The records come only when the entry parses (its bounds
+// checks are entryScriptSrc's), so a count that does not match the entry's
+// tags is the cache's to report as corrupt.
 const entryWithScriptSrc = `
 local e = redis.call('GET', KEYS[1])
-local out = {e}
 local m = #KEYS
-for i = 2, m do out[i] = redis.call('GET', KEYS[i]) end
-if not e then return out end
+local function with(recs)
+  local out = {e, m - 1}
+  for i = 2, m do out[i + 1] = redis.call('GET', KEYS[i]) end
+  if recs then
+    for i = 1, #recs do out[m + 1 + i] = recs[i] end
+  end
+  return out
+end
+if not e then return with(nil) end
 local len = #e
-if len < 29 or string.byte(e, 1) ~= 2 then return out end
+if len < 29 or string.byte(e, 1) ~= 2 then return with(nil) end
 local n = ((string.byte(e, 26) * 256 + string.byte(e, 27)) * 256 + string.byte(e, 28)) * 256 + string.byte(e, 29)
-if n * 18 > len - 29 then return out end
+if n * 18 > len - 29 then return with(nil) end
 local recs = {}
+local stale = false
 local p = 30
 for i = 1, n do
-  if p + 1 > len then return out end
+  if p + 1 > len then return with(nil) end
   local kl = string.byte(e, p) * 256 + string.byte(e, p + 1)
   p = p + 2
-  if p + kl + 15 > len then return out end
-  recs[i] = redis.call('GET', string.sub(e, p, p + kl - 1))
+  if p + kl + 15 > len then return with(nil) end
+  local r = redis.call('GET', string.sub(e, p, p + kl - 1))
+  recs[i] = r
+  if not r or #r ~= 40 or string.sub(r, 1, 16) ~= string.sub(e, p + kl, p + kl + 15) then stale = true end
   p = p + kl + 16
 end
-for i = 1, n do out[m + i] = recs[i] end
+if stale then return with(recs) end
+local out = {e, 0}
+for i = 1, n do out[2 + i] = recs[i] end
 return out
 `
 
@@ -70,7 +85,8 @@ var setIfScript = redis.NewScript(setIfScriptSrc)
 func (s *Store) Prefetches() bool { return s.client != nil && s.script }
 
 // GetEntryWith implements [tmplcache.Prefetcher]: the entry, its tag
-// records and the values at also in one round trip (EVALSHA).
+// records and, unless every record holds the entry's version (a hit, most
+// likely), the values at also, in one round trip (EVALSHA).
 func (s *Store) GetEntryWith(ctx context.Context, key string, recs [][]byte, also []string) (entry []byte, tags, alsoVals [][]byte, err error) {
 	if !s.Prefetches() {
 		return nil, recs, nil, fmt.Errorf("redisstore: GetEntryWith: %w", errNoPrefetch)
@@ -93,18 +109,26 @@ func (s *Store) getEntryWith(ctx context.Context, key string, also []string) (en
 		return entryWithReply{}, err
 	}
 	vals, ok := res.([]any)
-	if !ok || len(vals) < len(keys) {
-		return entryWithReply{}, fmt.Errorf("%w: %T of %d values from the entry script, want %d at least",
-			ErrUnexpectedReply, res, len(vals), len(keys))
+	if !ok || len(vals) < 2 {
+		return entryWithReply{}, fmt.Errorf("%w: %T from the entry script", ErrUnexpectedReply, res)
 	}
-	all := make([][]byte, len(vals))
-	for i, v := range vals {
-		if all[i], err = valueOf(v); err != nil {
+	k, ok := vals[1].(int64)
+	if !ok || (k != 0 && k != int64(len(also))) || len(vals) < 2+int(k) {
+		return entryWithReply{}, fmt.Errorf("%w: %v values of %d from the entry script", ErrUnexpectedReply, vals[1], len(also))
+	}
+	all := make([][]byte, 0, len(vals)-1)
+	for _, v := range append(vals[:1:1], vals[2:]...) {
+		b, err := valueOf(v)
+		if err != nil {
 			return entryWithReply{}, err
 		}
+		all = append(all, b)
 	}
-	r := entryWithReply{entryReply: entryReply{entry: all[0]}, also: all[1:len(keys)]}
-	if rest := all[len(keys):]; len(rest) > 0 {
+	r := entryWithReply{entryReply: entryReply{entry: all[0]}}
+	if k > 0 {
+		r.also = all[1 : 1+k]
+	}
+	if rest := all[1+k:]; len(rest) > 0 {
 		r.tags = rest
 	}
 	return r, nil

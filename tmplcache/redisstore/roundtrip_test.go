@@ -37,6 +37,8 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 			wctx, scope := cache.Track(ctx) // and those of a build: lookup with records, checked write
 			_, err := cache.Fetch(wctx, "warm-up", fillWith("w"), tmplcache.Tags(tags...))
 			require.NoError(t, err)
+			_, err = cache.Fetch(wctx, "rebuilt", fillWith("v1"), tmplcache.Tags("t-re"))
+			require.NoError(t, err)
 			require.NoError(t, scope.End(wctx, nil))
 
 			for _, tc := range []struct {
@@ -59,6 +61,16 @@ func TestRoundTripsOnOneServer(t *testing.T) {
 					v, err := cache.Fetch(ctx, "five", fillWith("not called"), tmplcache.Tags(tags...))
 					require.NoError(t, err)
 					require.Equal(t, "v5", string(v))
+				}},
+				// 1 + 2: the entry's tag no longer holds its version, so
+				// the lookup brings the records along.
+				{"invalidating a tag, then a tracked Fetch that rebuilds its entry", 3, func(t *testing.T) {
+					require.NoError(t, cache.InvalidateTags(ctx, "t-re"))
+					ctx, scope := cache.Track(ctx)
+					v, err := cache.Fetch(ctx, "rebuilt", fillWith("v2"), tmplcache.Tags("t-re"))
+					require.NoError(t, err)
+					require.Equal(t, "v2", string(v))
+					require.NoError(t, scope.End(ctx, nil))
 				}},
 				// A tag added during the build was not read with the
 				// lookup: its record is read before the write.
