@@ -1,13 +1,16 @@
 package cachetagging_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/nocache"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
@@ -38,6 +41,11 @@ var prepareTokens = []string{
 	`{{ $v = %d }}`,
 	`{{ break }}`,
 	`{{ continue }}`,
+	`{{ nocache "h" }}`,
+	`{{ nocache "h" . }}`,
+	`{{ phased }}`,
+	`{{ end_phased }}`,
+	`{{ phased "p" . }}`,
 }
 
 // prepareSource is the template the input bytes spell.
@@ -56,8 +64,10 @@ func prepareSource(in []byte) string {
 // FuzzPrepare: Prepare never panics, and what it refuses it refuses with
 // an *Error; a template it accepts runs, and its hit writes what its miss
 // wrote. Without {{range}} (where a constant key names one fragment for
-// every item, by design) caching is transparent: both write exactly what
-// html/template writes when the block functions do nothing.
+// every item, by design) and phased sections (which see their stash, not
+// the page's dot) caching is transparent: both write exactly what
+// html/template writes when the block functions do nothing and a hole is
+// its handler's output.
 func FuzzPrepare(f *testing.F) {
 	for _, seed := range [][]byte{
 		{0, 7, 1},
@@ -74,13 +84,18 @@ func FuzzPrepare(f *testing.F) {
 		{11, 0, 20, 1, 12},
 		{5, 13, 2, 21, 4, 8, 1, 4},
 		{16, 0, 2, 22, 4, 17, 1, 4},
+		{0, 23, 24, 1, 23},
+		{0, 25, 8, 26, 1},
+		{5, 27, 8, 26, 4},
 	} {
 		f.Add(seed)
 	}
 	noop := func(...any) template.HTML { return "" }
+	hole := func(args ...any) string { return "H" + fmt.Sprint(args...) }
 	plainFuncs := template.FuncMap{
 		"cache_tagging": noop, "end_cache_tagging": noop, "cache_add_tags": noop,
-		"cache_tagging_prevent": noop, "cache_timeout": noop,
+		"cache_tagging_prevent": noop, "cache_timeout": noop, "phased": noop, "end_phased": noop,
+		"nocache": func(name string, args ...any) template.HTML { return template.HTML(hole(args...)) },
 	}
 	const sub = `{{ define "sub" }}[{{ cache_tagging (print "sub-" .) }}s{{ . }}{{ end_cache_tagging }}]{{ end }}`
 	data := map[string]any{"A": true, "L": []int{1, 2, 2}}
@@ -106,6 +121,10 @@ func FuzzPrepare(f *testing.F) {
 		}
 		r := cachetagging.New(tmplcache.New(store), cachetagging.WithoutDigests(),
 			cachetagging.WithSecret([]byte("0123456789abcdef0123")))
+		r.Nocache("h", func(ctx context.Context, w io.Writer, call nocache.Call) error {
+			_, err := io.WriteString(w, hole(call.Args...))
+			return err
+		})
 		tmpl, err := template.New("t").Funcs(r.FuncMap()).Parse(src)
 		if err != nil {
 			t.Fatalf("parses with no-op functions but not with the renderer's: %v\n%s", err, src)
@@ -117,7 +136,7 @@ func FuzzPrepare(f *testing.F) {
 			}
 			return
 		}
-		if strings.Contains(src, "{{ range") {
+		if strings.Contains(src, "{{ range") || strings.Contains(src, "{{ phased") {
 			var miss strings.Builder
 			if err := r.ExecuteTemplate(bg, &miss, tmpl, "t", data); err != nil {
 				t.Fatalf("miss: Prepare accepted what does not run: %v\n%s", err, src)
