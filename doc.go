@@ -40,8 +40,12 @@
 // fragment; [WithoutDigests]), and reports misplaced or unbalanced blocks,
 // unknown nocache handlers and the like as [*Error]s naming template, line
 // and action. Blocks belong in HTML text: one inside an attribute, URL,
-// script, style or comment is an error. Prepared templates run only through
-// [Renderer.ExecuteTemplate] ([ErrNotRenderer]).
+// script, style or comment is an error; so is a variable or a
+// {{break}}/{{continue}} that crosses a block's edge (a hit skips the body:
+// a variable declared in it and used after it, one declared before it and
+// assigned in it, or a loop it would end, would make a hit differ from a
+// miss). Prepared templates run only through [Renderer.ExecuteTemplate]
+// ([ErrNotRenderer]).
 //
 // # Exact invalidation
 //
