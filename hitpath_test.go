@@ -4,7 +4,6 @@ import (
 	"context"
 	"html/template"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cachetagging/cachetagging"
+	"github.com/cachetagging/cachetagging/internal/testclock"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
@@ -96,29 +96,11 @@ func TestSharedStoreReadsABlockOnce(t *testing.T) {
 	}
 }
 
-// manualClock is a clock a test moves.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // Early recomputation reaches template blocks through the hit path: far
 // from expiry (past the rule's horizon) every render hits; near it, one
 // render rebuilds the block ahead of its expiry and the others keep hitting.
 func TestBlockRecomputedEarlyNearExpiry(t *testing.T) {
-	clk := &manualClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New()
 	var builds atomic.Int32
 	data := map[string]any{"build": func() int32 {
 		clk.Add(time.Second) // a build takes a second
