@@ -67,7 +67,9 @@ type blockTable struct {
 
 const blockGeneration = 1 << 16
 
-func (t *blockTable) add(b *block) {
+// add makes a block of d for build and holds it until a stream claims it.
+func (t *blockTable) add(d *blockDesc, build *tmplcache.Build) *block {
+	b := &block{desc: d, build: build}
 	b.id = t.next.Add(1)
 	binary.LittleEndian.PutUint64(b.token[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b.token[8:], rand.Uint64())
@@ -78,9 +80,10 @@ func (t *blockTable) add(b *block) {
 	}
 	t.cur[b.id] = b
 	t.mu.Unlock()
-	for _, d := range dropped {
-		d.build.Abort()
+	for _, old := range dropped {
+		old.build.Abort()
 	}
+	return b
 }
 
 // take removes and returns the block a marker names, if its token

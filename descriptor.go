@@ -133,16 +133,22 @@ func (d *blockDesc) optsOf(a blockArgs) []tmplcache.SetOption {
 	return opts
 }
 
-// specOf returns the block's prepared read, with dyn its dynamic arguments.
-func (d *blockDesc) specOf(dyn []any) (*tmplcache.Spec, error) {
-	if d.spec != nil {
-		return d.spec, nil
+// read returns the block's prepared read, with dyn its dynamic arguments,
+// and the context of its store calls (see [blockDesc.context]). It refuses
+// before anything is written when no ExecuteTemplate of the renderer runs.
+func (d *blockDesc) read(parent *block, dyn []any) (*tmplcache.Spec, context.Context, error) {
+	if !d.r.executing() {
+		return nil, nil, d.fail(ErrNotRenderer)
 	}
-	a, err := d.args(dyn)
-	if err != nil {
-		return nil, err
+	spec := d.spec
+	if spec == nil {
+		a, err := d.args(dyn)
+		if err != nil {
+			return nil, nil, err
+		}
+		spec = d.r.c.Spec(d.keyOf(a), d.optsOf(a)...)
 	}
-	return d.r.c.Spec(d.keyOf(a), d.optsOf(a)...), nil
+	return spec, d.context(parent), nil
 }
 
 // context returns the context of the block's store calls. Template
@@ -160,20 +166,15 @@ func (d *blockDesc) context(parent *block) context.Context {
 // without Begin's bookkeeping (see [tmplcache.Spec.Peek]). It returns
 // nil when the open function must decide.
 func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
-	r := d.r
-	if !r.executing() {
-		return nil, d.fail(ErrNotRenderer)
-	}
-	spec, err := d.specOf(dyn)
+	spec, ctx, err := d.read(parent, dyn)
 	if err != nil {
 		return nil, err
 	}
-	b := spec.Peek(d.context(parent))
+	b := spec.Peek(ctx)
 	if b == nil {
 		return nil, nil
 	}
-	blk := &block{desc: d, build: b}
-	r.blocks.add(blk)
+	blk := d.r.blocks.add(d, b)
 	blk.Mark = blk.marker(marker.Hit)
 	return &blk.Mark, nil
 }
@@ -185,20 +186,15 @@ func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
 // the build reports to it, and a block nested in one of its own key builds
 // without waiting for itself.
 func (d *blockDesc) open(parent *block, dyn []any) (*block, error) {
-	r := d.r
-	if !r.executing() {
-		return nil, d.fail(ErrNotRenderer)
-	}
-	spec, err := d.specOf(dyn)
+	spec, ctx, err := d.read(parent, dyn)
 	if err != nil {
 		return nil, err
 	}
-	b, err := spec.Begin(d.context(parent))
+	b, err := spec.Begin(ctx)
 	if err != nil {
 		return nil, d.fail(fmt.Errorf("%w: %w", ErrBadArgument, err))
 	}
-	blk := &block{desc: d, build: b}
-	r.blocks.add(blk)
+	blk := d.r.blocks.add(d, b)
 	if b.Hit() {
 		blk.Mark = blk.marker(marker.Hit)
 		return blk, nil
