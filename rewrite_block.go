@@ -303,31 +303,23 @@ func usedAfter(name string, after []parse.Node) parse.Node {
 	for _, n := range after {
 		if a, ok := n.(*parse.ActionNode); ok && !a.Pipe.IsAssign &&
 			slices.ContainsFunc(a.Pipe.Decl, func(d *parse.VariableNode) bool { return d.Ident[0] == name }) &&
-			!mentionsVar(a.Pipe.Cmds, name) {
+			!slices.ContainsFunc(a.Pipe.Cmds, func(c *parse.CommandNode) bool { return usesVar(c, name) }) {
 			return nil // redeclared: uses from here on are of the new one
 		}
-		var use parse.Node
-		walk(n, func(m parse.Node) {
-			if v, ok := m.(*parse.VariableNode); ok && use == nil && v.Ident[0] == name {
-				use = n
-			}
-		})
-		if use != nil {
-			return use
+		if usesVar(n, name) {
+			return n
 		}
 	}
 	return nil
 }
 
-// mentionsVar reports whether cmds use variable name.
-func mentionsVar(cmds []*parse.CommandNode, name string) bool {
+// usesVar reports whether variable name appears anywhere below n.
+func usesVar(n parse.Node, name string) bool {
 	found := false
-	for _, c := range cmds {
-		walk(c, func(m parse.Node) {
-			if v, ok := m.(*parse.VariableNode); ok && v.Ident[0] == name {
-				found = true
-			}
-		})
-	}
+	walk(n, func(m parse.Node) {
+		if v, ok := m.(*parse.VariableNode); ok && v.Ident[0] == name {
+			found = true
+		}
+	})
 	return found
 }
