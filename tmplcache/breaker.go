@@ -175,18 +175,12 @@ func (c *Cache) storeGet(ctx context.Context, keys []string) ([][]byte, error) {
 	return vals, c.done(ctx, cancel, "get", err)
 }
 
-func (c *Cache) storeGetEntry(ctx context.Context, key string, recs [][]byte, now time.Time) ([]byte, [][]byte, error) {
+func (c *Cache) storeGetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
 	cctx, cancel, err := c.callCtx(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var raw []byte
-	var tags [][]byte
-	if c.mem != nil {
-		raw, tags, err = c.mem.getEntryAt(key, recs, now.UnixNano()) // no second clock reading
-	} else {
-		raw, tags, err = c.entries.GetEntry(cctx, key, recs)
-	}
+	raw, tags, err := c.entries.GetEntry(cctx, key, recs)
 	return raw, tags, c.done(ctx, cancel, "get", err)
 }
 

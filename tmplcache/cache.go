@@ -18,14 +18,11 @@ import (
 type Cache struct {
 	store   Store
 	entries EntryGetter // store's one-round-trip entry read, or nil
-	// mem is the store when it is a MemoryStore on the wall clock the cache
-	// reads too: a read passes it the cache's reading of the clock.
-	mem   *MemoryStore
-	pre   Prefetcher // a shared store that reads a build's records with its lookup, or nil
-	seq   Sequencer  // store's logical clock, or nil
-	local bool
-	cfg   config
-	err   error // configuration error, returned by every call
+	pre     Prefetcher  // a shared store that reads a build's records with its lookup, or nil
+	seq     Sequencer   // store's logical clock, or nil
+	local   bool
+	cfg     config
+	err     error // configuration error, returned by every call
 
 	entryPrefix string
 	tagPrefix   string
@@ -66,9 +63,6 @@ func New(store Store, opts ...Option) *Cache {
 	c := &Cache{store: store, cfg: cfg, err: errors.Join(cfg.errs...)}
 	c.entries, _ = store.(EntryGetter)
 	c.seq, _ = store.(Sequencer)
-	if m, ok := store.(*MemoryStore); ok && cfg.clock == Clock(systemClock{}) {
-		c.mem = m
-	}
 	if l, ok := store.(Local); ok {
 		c.local = l.Local()
 	}
@@ -233,7 +227,7 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 	if len(also) > 0 && c.pre != nil {
 		raw, recs, alsoVals, err = c.storeGetEntryWith(ctx, skey, buf[:0], also)
 	} else {
-		raw, recs, err = c.readEntry(ctx, skey, buf[:0], now)
+		raw, recs, err = c.readEntry(ctx, skey, buf[:0])
 	}
 	if err != nil {
 		return loaded{}, entryView{}, err
@@ -295,9 +289,9 @@ func (c *Cache) judge(e entryView, recs [][]byte, at time.Time) readState {
 	return inGrace
 }
 
-func (c *Cache) readEntry(ctx context.Context, skey string, recs [][]byte, now time.Time) ([]byte, [][]byte, error) {
+func (c *Cache) readEntry(ctx context.Context, skey string, recs [][]byte) ([]byte, [][]byte, error) {
 	if c.entries != nil {
-		return c.storeGetEntry(ctx, skey, recs, now)
+		return c.storeGetEntry(ctx, skey, recs)
 	}
 	vals, err := c.storeGet(ctx, []string{skey})
 	if err != nil || vals[0] == nil {

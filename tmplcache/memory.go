@@ -185,15 +185,10 @@ func (m *MemoryStore) Get(ctx context.Context, keys []string) ([][]byte, error) 
 
 // GetEntry implements [EntryGetter]: the entry and its tag records in one call.
 func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
-	return m.getEntryAt(key, recs, 0)
-}
-
-// getEntryAt is GetEntry at now (Unix nanoseconds; 0: read the clock if an
-// item needs it), one clock reading for the entry and its records.
-func (m *MemoryStore) getEntryAt(key string, recs [][]byte, now int64) ([]byte, [][]byte, error) {
 	if m.err != nil {
 		return nil, recs, m.err
 	}
+	var now int64 // one clock reading for the entry and its records
 	raw := m.getAt(key, &now)
 	if raw == nil {
 		return nil, recs, nil
