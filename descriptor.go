@@ -39,39 +39,28 @@ type slot struct {
 	value   any
 }
 
-// hitFn returns the block's hit function, of the shape the rewritten
-// template calls: {{ if $hit := FN PARENT [DYNAMIC ARGS] }}, PARENT being
-// the enclosing block of the same template, or nil. It returns the Hit
-// marker, or nil (false to {{if}}): then the open function decides.
-func (d *blockDesc) hitFn() any {
+// bind returns one of the block's functions, f, in the shape the
+// rewritten template calls it: {{ FN PARENT [DYNAMIC ARGS] }}, PARENT being
+// the enclosing block of the same template (dropped by settle when there
+// is none) and the dynamic arguments only when the block has some.
+// Functions: the hit function, {{ if $hit := FN ... }}, which returns the
+// Hit marker or nil (false to {{if}}: the open function decides); the open
+// function, {{ $h := FN ... }}. Both return pointers: results text/template
+// need not copy to the heap.
+func bind[T any](d *blockDesc, f func(parent *block, dyn []any) (T, error)) any {
 	switch {
 	case d.nested && d.nDyn == 0:
-		return func(p *block) (*template.HTML, error) { return d.hit(p, nil) }
+		return func(p *block) (T, error) { return f(p, nil) }
 	case d.nested:
-		return func(p *block, args ...any) (*template.HTML, error) { return d.hit(p, args) }
+		return func(p *block, args ...any) (T, error) { return f(p, args) }
 	case d.nDyn == 0:
-		return func() (*template.HTML, error) { return d.hit(nil, nil) } // the commonest: nothing to evaluate
+		return func() (T, error) { return f(nil, nil) } // the commonest: nothing to evaluate
 	}
-	return func(args ...any) (*template.HTML, error) { return d.hit(nil, args) }
-}
-
-// fn returns the block's open function, of the shape the rewritten
-// template calls: {{ $h := FN PARENT [DYNAMIC ARGS] }}. It returns a
-// pointer: a result text/template need not copy to the heap.
-func (d *blockDesc) fn() any {
-	switch {
-	case d.nested && d.nDyn == 0:
-		return func(p *block) (*block, error) { return d.open(p, nil) }
-	case d.nested:
-		return func(p *block, args ...any) (*block, error) { return d.open(p, args) }
-	case d.nDyn == 0:
-		return func() (*block, error) { return d.open(nil, nil) } // the commonest: nothing to evaluate
-	}
-	return func(args ...any) (*block, error) { return d.open(nil, args) }
+	return func(args ...any) (T, error) { return f(nil, args) }
 }
 
 // settle drops the parent argument of a block no other encloses, before
-// its function is registered (see fn).
+// its functions are registered (see bind).
 func (d *blockDesc) settle() {
 	if !d.nested {
 		for _, c := range d.calls {

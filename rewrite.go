@@ -76,9 +76,9 @@ func (r *Renderer) Prepare(t *template.Template) error {
 	}
 	for id, d := range rw.descs {
 		d.settle()
-		rw.funcs[fnOpen+id] = d.fn()
+		rw.funcs[fnOpen+id] = bind(d, d.open)
 		if d.fast {
-			rw.funcs[fnHit+id] = d.hitFn()
+			rw.funcs[fnHit+id] = bind(d, d.hit)
 		}
 	}
 	t.Funcs(rw.funcs)
