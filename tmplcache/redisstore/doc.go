@@ -41,8 +41,9 @@
 //     documented in package tmplcache) and gets those too. It runs with
 //     EVALSHA; the first call on a server that has not seen it yet adds
 //     an EVAL.
-//   - [Store.GetEntryWith] (the read of a build): a script like it, which
-//     also gets the records of the tags the build declares and the clock.
+//   - [Store.GetEntryWith] (the read of a build): the same script, which
+//     also gets the records of the tags the build declares and the clock
+//     when the read is no plain hit.
 //   - [Store.SetIfUnchanged] (the write of a build): one script that
 //     stores the entry only if those records are still what the read saw.
 //     A miss is two round trips, read and write, when the build depends on
