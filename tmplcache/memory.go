@@ -9,8 +9,6 @@ import (
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
-
-	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
 
 // MemoryStore is the embedded default [Store]: a map in this process,
@@ -56,6 +54,11 @@ type MemoryStore struct {
 	tooLarge    uint64
 
 	lastSweep atomic.Int64 // Unix nanoseconds
+
+	// recGen counts changes to items holding tag records, so that a read
+	// of an entry can reuse the records its last read found (see
+	// memory_reread.go).
+	recGen atomic.Uint64
 
 	clocks memoryClocks // the logical clocks (memory_clock.go): never evicted
 }
@@ -131,6 +134,14 @@ func (m *MemoryStore) get(key string) []byte {
 // from the clock by the first item that needs it (0: not yet), so that a
 // read of several items reads the clock once.
 func (m *MemoryStore) getAt(key string, now *int64) []byte {
+	if it := m.itemAt(key, now); it != nil {
+		return it.value
+	}
+	return nil
+}
+
+// itemAt is getAt's item: the live item at key, or nil.
+func (m *MemoryStore) itemAt(key string, now *int64) *memItem {
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil
@@ -138,7 +149,7 @@ func (m *MemoryStore) getAt(key string, now *int64) []byte {
 	it := v.(*memItem)
 	if it.expires != 0 {
 		if *now == 0 {
-			*now = time.Now().UnixNano()
+			*now = nowNano()
 		}
 		now := *now
 		if now >= it.expires {
@@ -148,8 +159,10 @@ func (m *MemoryStore) getAt(key string, now *int64) []byte {
 		m.maybeSweep(now)
 	}
 	it.touch()
-	return it.value
+	return it
 }
+
+func nowNano() int64 { return time.Now().UnixNano() }
 
 // set stores value at key; a ttl of zero or less means no expiry.
 func (m *MemoryStore) set(key string, value []byte, ttl time.Duration) {
@@ -181,26 +194,6 @@ func (m *MemoryStore) Get(ctx context.Context, keys []string) ([][]byte, error) 
 		out[i] = m.get(k)
 	}
 	return out, nil
-}
-
-// GetEntry implements [EntryGetter]: the entry and its tag records in one call.
-func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
-	if m.err != nil {
-		return nil, recs, m.err
-	}
-	var now int64 // one clock reading for the entry and its records
-	raw := m.getAt(key, &now)
-	if raw == nil {
-		return nil, recs, nil
-	}
-	_, tags, _, err := layout.ReadEntry(raw)
-	if err != nil {
-		return raw, recs, nil // the cache reports the corruption
-	}
-	for tags.Next() {
-		recs = append(recs, m.getAt(tags.Key(), &now))
-	}
-	return raw, recs, nil
 }
 
 // Set implements [Store].
@@ -263,7 +256,7 @@ func (m *MemoryStore) setLocked(key string, value []byte, ttl time.Duration, now
 			return false
 		}
 	}
-	it := &memItem{key: key, value: value, size: memItemSize(key, value)}
+	it := newMemItem(key, value)
 	if ttl > 0 {
 		it.expires = math.MaxInt64 // a TTL too long to add to now never ends
 		if int64(ttl) < math.MaxInt64-now {
@@ -279,6 +272,7 @@ func (m *MemoryStore) setLocked(key string, value []byte, ttl time.Duration, now
 	}
 	m.p.insert(it, old)
 	m.c.Set(key, it, gocache.NoExpiration)
+	m.recordChanged(old)
 	for m.p.bytes() > m.max {
 		victim, expired := m.p.evict(it, now)
 		if victim == nil {
@@ -287,6 +281,7 @@ func (m *MemoryStore) setLocked(key string, value []byte, ttl time.Duration, now
 			break
 		}
 		m.c.Delete(victim.key)
+		m.recordChanged(victim)
 		if expired {
 			m.expirations++
 		} else {
@@ -299,6 +294,7 @@ func (m *MemoryStore) setLocked(key string, value []byte, ttl time.Duration, now
 func (m *MemoryStore) removeLocked(it *memItem) {
 	m.p.remove(it)
 	m.c.Delete(it.key)
+	m.recordChanged(it)
 }
 
 // reclaim removes an expired item a read found, unless a write has

@@ -51,6 +51,8 @@ type memItem struct {
 	expires int64 // Unix nanoseconds; 0 means never
 	size    int64 // bytes accounted (memItemSize)
 	freq    atomic.Uint32
+	record  bool                    // the value may be a tag record (it has a record's length)
+	read    atomic.Pointer[memRead] // an entry's last full read (memory_reread.go)
 
 	queue      memQueueID // guarded by MemoryStore.mu, as are prev and next
 	prev, next *memItem   // prev is towards the head (newer)

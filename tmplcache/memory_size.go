@@ -1,6 +1,10 @@
 package tmplcache
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
+)
 
 // What a MemoryStore item costs, so that the budget bounds the heap the
 // store holds rather than the bytes callers asked it to keep. Calibrated on
@@ -8,21 +12,26 @@ import "sort"
 // per accounted byte.
 const (
 	// memItemOverhead is the cost of an item beyond its key and value: the
-	// memItem (80 bytes) and its slot in go-cache's map (a string key and a
+	// memItem (96 bytes) and its slot in go-cache's map (a string key and a
 	// go-cache Item: 40 bytes plus a control byte, in Swiss tables kept
 	// between 7/16 and 7/8 full, so about 64 bytes on average).
-	memItemOverhead = 80 + 64
+	memItemOverhead = 96 + 64
 	// memGhostEntryBytes is the cost of a remembered hash: a map slot (17
 	// bytes, at the same fill) and its ring slot (8 bytes, with up to as
 	// much again of slack).
 	memGhostEntryBytes = 48
 )
 
+// newMemItem returns an item holding key and value, accounted.
+func newMemItem(key string, value []byte) *memItem {
+	return &memItem{key: key, value: value, size: memItemSize(key, value), record: len(value) == layout.RecordLen}
+}
+
 // memItemSize is what an item holding key and value is accounted for.
 // The value's capacity counts, not its length: the store keeps the whole
-// array alive.
+// array alive. An entry's count includes what its reads keep (memReadSize).
 func memItemSize(key string, value []byte) int64 {
-	return allocSize(len(key)) + allocSize(cap(value)) + memItemOverhead
+	return allocSize(len(key)) + allocSize(cap(value)) + memItemOverhead + memReadSize(value)
 }
 
 // allocSize is the memory the Go allocator takes for an object of n bytes

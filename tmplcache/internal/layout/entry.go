@@ -130,6 +130,17 @@ func (t *Tags) Key() string { return t.key }
 // Version returns the version the value was built against.
 func (t *Tags) Version() Version { return t.ver }
 
+// EntryTagCount returns the number of tags the header of raw claims, as
+// far as raw can hold them, or 0 for bytes that are not an entry: a bound
+// for what reading it will find, without reading it.
+func EntryTagCount(raw []byte) int {
+	if len(raw) < EntryHeaderLen || raw[0] != EntryFormat {
+		return 0
+	}
+	n := uint64(binary.BigEndian.Uint32(raw[25:29]))
+	return int(min(n, uint64(len(raw)-EntryHeaderLen)/(2+VersionLen)))
+}
+
 // ReadEntry reads an entry's header, checks its tag table and returns an
 // iterator over it and the value, without copying or allocating.
 func ReadEntry(raw []byte) (Meta, Tags, []byte, error) {

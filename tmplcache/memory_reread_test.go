@@ -1,0 +1,124 @@
+package tmplcache
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A MemoryStore read reuses the tag records an entry's last read found
+// while no tag record changed (memory_reread.go). Every way a record can
+// change must end that: an invalidation, a Delete, an eviction, an expiry
+// and a plain Set of the record's key. After each, the Cache must see a
+// miss at once, and the read that follows must again be served from the
+// entry's records.
+func TestMemoryStoreRereadSeesEveryRecordChange(t *testing.T) {
+	ctx := context.Background()
+	for _, change := range []struct {
+		name string
+		do   func(t *testing.T, m *MemoryStore, c *Cache)
+	}{
+		{"invalidation", func(t *testing.T, m *MemoryStore, c *Cache) {
+			require.NoError(t, c.InvalidateTags(ctx, "b"))
+		}},
+		{"delete", func(t *testing.T, m *MemoryStore, c *Cache) {
+			require.NoError(t, m.Delete(ctx, []string{c.tagKey("b")}))
+		}},
+		{"overwrite", func(t *testing.T, m *MemoryStore, c *Cache) {
+			other := m.get(c.tagKey("a")) // a record at another version
+			require.NoError(t, m.Set(ctx, []Item{{Key: c.tagKey("b"), Value: other}}))
+		}},
+		{"expiry", func(t *testing.T, m *MemoryStore, c *Cache) {
+			rec := m.get(c.tagKey("b"))
+			require.NoError(t, m.Set(ctx, []Item{{Key: c.tagKey("b"), Value: rec, TTL: time.Millisecond}}))
+			// The rewrite itself counts: read once more to reuse it, then
+			// let it expire with no write at all.
+			requireHit(t, c, "k")
+			requireReused(t, m, c, "k")
+			time.Sleep(5 * time.Millisecond)
+		}},
+		{"eviction", func(t *testing.T, m *MemoryStore, c *Cache) {
+			// Fill the store with items read once each: they move on to
+			// the main queue, whose clock takes the records' reads back
+			// turn after turn, until they go.
+			before := m.Stats().Evictions
+			for i := 0; ; i++ {
+				if _, ok := m.c.Get(c.tagKey("b")); !ok { // (get would count a read)
+					break
+				}
+				require.NoError(t, m.Set(ctx, []Item{{Key: fmt.Sprint("filler:", i), Value: make([]byte, 512)}}))
+				m.get(fmt.Sprint("filler:", i))
+				require.Less(t, i, 10000, "the record was never evicted")
+			}
+			require.Greater(t, m.Stats().Evictions, before)
+		}},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			m := NewMemoryStore(MaxBytes(64 << 10))
+			c := New(m)
+			require.NoError(t, c.Set(ctx, "k", []byte("v"), Tags("a", "b", "c")))
+			requireHit(t, c, "k")
+			requireHit(t, c, "k")
+			requireReused(t, m, c, "k")
+
+			change.do(t, m, c)
+			_, ok, err := c.Get(ctx, "k")
+			require.NoError(t, err)
+			require.False(t, ok, "the entry was served after its tag record changed (%s)", change.name)
+
+			require.NoError(t, c.Set(ctx, "k", []byte("w"), Tags("a", "b", "c")))
+			requireHit(t, c, "k")
+			requireHit(t, c, "k")
+			requireReused(t, m, c, "k")
+		})
+	}
+}
+
+func requireHit(t *testing.T, c *Cache, key string) {
+	t.Helper()
+	_, ok, err := c.Get(context.Background(), key)
+	require.NoError(t, err)
+	require.True(t, ok, "%s: not a hit", key)
+}
+
+// requireReused checks that the entry's last read can serve the next: the
+// records it holds are the store's, and no record changed since.
+func requireReused(t *testing.T, m *MemoryStore, c *Cache, key string) {
+	t.Helper()
+	v, ok := m.c.Get(c.entryKey(key))
+	require.True(t, ok)
+	r := v.(*memItem).read.Load()
+	require.NotNil(t, r, "%s: no read to reuse", key)
+	require.Equal(t, m.recGen.Load(), r.gen, "%s: a record changed since the last read", key)
+	require.Len(t, r.recs, 3)
+	for i, tag := range []string{"a", "b", "c"} {
+		cur, ok := m.c.Get(c.tagKey(tag))
+		require.True(t, ok)
+		require.Same(t, cur.(*memItem), r.recs[i], "record %q", tag)
+	}
+}
+
+// A record missing when the entry is read (evicted, say) leaves nothing to
+// reuse: the entry is invalid, and the record that comes back later (a new
+// one, at another version) must be read.
+func TestMemoryStoreRereadNeedsEveryRecord(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	c := New(m)
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), Tags("a", "b")))
+	m.mu.Lock()
+	v, _ := m.c.Get(c.tagKey("a"))
+	m.removeLocked(v.(*memItem))
+	m.mu.Unlock()
+	_, recs, err := m.GetEntry(ctx, c.entryKey("k"), nil)
+	require.NoError(t, err)
+	require.Nil(t, recs[0])
+	v, _ = m.c.Get(c.entryKey("k"))
+	require.Nil(t, v.(*memItem).read.Load())
+	_, ok, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
