@@ -24,7 +24,10 @@ import (
 // keys written and never read again, and a hit takes no lock of the
 // store's own (memory_policy.go says how and why). Tag records are evicted
 // like anything else; an entry whose tag record is gone is invalid, never
-// stale.
+// stale. A hit looks up the entry alone while no tag record changed since
+// the entry's last read: it reuses the records that read found, each still
+// compared with the entry's versions (memory_reread.go says why that is
+// exact).
 //
 // The budget bounds the store, not the process: the Go collector lets the
 // heap grow past the live data (by GOGC per cent, 100 by default) before
