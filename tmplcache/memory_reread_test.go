@@ -122,3 +122,33 @@ func TestMemoryStoreRereadNeedsEveryRecord(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok)
 }
+
+// DESIGN.md §3.3 under eviction: the stress of TestNoStaleReadAfterInvalidation
+// on a store so small that a flood of other keys keeps evicting around the
+// entry and its record (each eviction a write under the store's lock, as an
+// invalidation is), while hits reuse the records their last read found.
+func TestNoStaleReadUnderEviction(t *testing.T) {
+	m := NewMemoryStore(MaxBytes(48 << 10))
+	c := New(m)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			key := fmt.Sprint("flood:", i%200)
+			_ = m.Set(ctx, []Item{{Key: key, Value: make([]byte, 700)}})
+			m.get(fmt.Sprint("flood:", (i*7)%200)) // some are read: the main queue turns
+			if i%64 == 0 {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	reads, stale := staleReads(t, c, 1500*time.Millisecond)
+	stop()
+	<-done
+	stats, ms := c.Stats(), m.Stats()
+	t.Logf("%d reads, %d stale; %d hits; store: %d evictions, %d record changes", reads, stale, stats.Hits, ms.Evictions, m.recGen.Load())
+	require.Zero(t, stale, "a read returned data older than an invalidation that had returned")
+	require.NotZero(t, stats.Hits)
+	require.NotZero(t, ms.Evictions)
+}
