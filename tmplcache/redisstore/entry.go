@@ -61,10 +61,8 @@ for i = 1, n do
   if not r or #r ~= 40 or string.sub(r, 1, 16) ~= string.sub(e, p + kl, p + kl + 15) then stale = true end
   p = p + kl + 16
 end
-if stale then return with(recs) end
-local out = {e, 0}
-for i = 1, n do out[2 + i] = recs[i] end
-return out
+if not stale then m = 1 end -- a likely hit: the values of also are spared
+return with(recs)
 `
 
 // entryScript runs with EVALSHA, falling back to EVAL when the server does
