@@ -218,27 +218,26 @@ func (rw *rewriter) checkBodyScope(k kind, body, after []parse.Node) error {
 			"%s, so put the condition outside the block", n, start, end, why)
 	}
 	declared := declaredIn(body...)
-	var err error
-	for _, n := range body {
-		if k != startBlock {
-			break
-		}
-		walk(n, func(n parse.Node) {
-			p, ok := n.(*parse.PipeNode)
-			if !ok || !p.IsAssign || err != nil {
-				return
-			}
-			for _, d := range p.Decl {
-				if !declared[d.Ident[0]] {
-					err = rw.errAt(p, ErrMisplaced, "%s is assigned inside %s … %s but declared outside it: "+
-						"a hit skips the body, so the assignment would happen on a miss only; "+
-						"compute the value before the block", d.Ident[0], start, end)
+	if k == startBlock {
+		var err error
+		for _, n := range body {
+			walk(n, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok || !p.IsAssign || err != nil {
+					return
 				}
-			}
-		})
-	}
-	if err != nil {
-		return err
+				for _, d := range p.Decl {
+					if !declared[d.Ident[0]] {
+						err = rw.errAt(p, ErrMisplaced, "%s is assigned inside %s … %s but declared outside it: "+
+							"a hit skips the body, so the assignment would happen on a miss only; "+
+							"compute the value before the block", d.Ident[0], start, end)
+					}
+				}
+			})
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for _, n := range body {
 		a, ok := n.(*parse.ActionNode)

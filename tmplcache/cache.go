@@ -185,7 +185,7 @@ var recBufs = sync.Pool{New: func() any { return new([8][]byte) }}
 // also are keys a Prefetcher store reads in the same round trip: their
 // values come back in loaded.also.
 func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, peek bool, also []string) (entryView, loaded, error) {
-	st, e, err := c.loadState(ctx, skey, check, now, also)
+	e, st, err := c.loadState(ctx, skey, check, now, also)
 	if peek {
 		return e, st, err
 	}
@@ -209,11 +209,12 @@ type loaded struct {
 	also     [][]byte
 }
 
-func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time, also []string) (loaded, entryView, error) {
+// loadState is load without the counting.
+func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time, also []string) (entryView, loaded, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
-			return loaded{}, entryView{}, err
+			return entryView{}, loaded{}, err
 		}
 	}
 	buf := recBufs.Get().(*[8][]byte)
@@ -230,35 +231,35 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 		raw, recs, err = c.readEntry(ctx, skey, buf[:0])
 	}
 	if err != nil {
-		return loaded{}, entryView{}, err
+		return entryView{}, loaded{}, err
 	}
-	st, e := c.judgeRead(skey, raw, recs, check, now)
+	e, st := c.judgeRead(skey, raw, recs, check, now)
 	st.also = alsoVals
-	return st, e, nil
+	return e, st, nil
 }
 
 // judgeRead judges an entry read with its tag records.
-func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]byte) bool, now time.Time) (loaded, entryView) {
+func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]byte) bool, now time.Time) (entryView, loaded) {
 	if raw == nil {
-		return loaded{}, entryView{}
+		return entryView{}, loaded{}
 	}
 	e, err := viewEntry(raw)
 	if err != nil {
 		// An entry of another format (written before an upgrade) or
 		// damaged: a miss, rebuilt over.
 		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
-		return loaded{}, entryView{}
+		return entryView{}, loaded{}
 	}
 	if len(recs) != e.tags.Len() {
 		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), e.tags.Len())
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
-		return loaded{}, entryView{}
+		return entryView{}, loaded{}
 	}
 	st := c.judge(e, recs, now)
 	if st != missed && check != nil && !check(e.value) {
-		return loaded{unusable: true}, e
+		return e, loaded{unusable: true}
 	}
-	return loaded{readState: st}, e
+	return e, loaded{readState: st}
 }
 
 // judge tells whether an entry is fresh (every tag still at the version it

@@ -2,6 +2,7 @@ package tmplcache
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
@@ -42,7 +43,7 @@ func memReadSize(value []byte) int64 {
 	if n == 0 {
 		return 0
 	}
-	return allocSize(40) + allocSize(8*n)
+	return allocSize(int(unsafe.Sizeof(memRead{}))) + allocSize(n*int(unsafe.Sizeof((*memItem)(nil))))
 }
 
 // recordChanged counts a change to an item that holds a tag record. Call
