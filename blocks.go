@@ -37,6 +37,24 @@ type block struct {
 	// (Begin is printed before the body runs, End after), so one buffer
 	// serves them all and a marker costs no allocation.
 	mark [idMarkerLen]byte
+	// hit is the build of a hit served by the fast path: such a block and
+	// its build are done once the stream has written the hit, and go back
+	// to hitBlocks together (see [blockDesc.hit]).
+	hit tmplcache.Build
+}
+
+// hitBlocks are blocks the fast path reuses: a hit costs no allocation.
+var hitBlocks = sync.Pool{New: func() any { return new(block) }}
+
+// release returns a fast-path hit the stream has written to hitBlocks.
+// Nothing refers to it any more: its marker was claimed, its build ended,
+// and the template's variable holding its Mark was printed already.
+func (b *block) release() {
+	if b.build != &b.hit {
+		return // a block of the open function: its build is Begin's own
+	}
+	b.desc, b.build = nil, nil
+	hitBlocks.Put(b)
 }
 
 // idMarkerLen is the length of a block marker: header, id, token.
@@ -70,6 +88,13 @@ const blockGeneration = 1 << 16
 // add makes a block of d for build and holds it until a stream claims it.
 func (t *blockTable) add(d *blockDesc, build *tmplcache.Build) *block {
 	b := &block{desc: d, build: build}
+	t.hold(b)
+	return b
+}
+
+// hold gives b a new id and token and holds it until a stream claims it.
+func (t *blockTable) hold(b *block) {
+	b.claimed.Store(false)
 	b.id = t.next.Add(1)
 	binary.LittleEndian.PutUint64(b.token[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b.token[8:], rand.Uint64())
@@ -83,7 +108,6 @@ func (t *blockTable) add(d *blockDesc, build *tmplcache.Build) *block {
 	for _, old := range dropped {
 		old.build.Abort()
 	}
-	return b
 }
 
 // take removes and returns the block a marker names, if its token

@@ -159,11 +159,13 @@ func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := spec.Peek(ctx)
-	if b == nil {
+	blk := hitBlocks.Get().(*block)
+	if !spec.PeekInto(ctx, &blk.hit) {
+		hitBlocks.Put(blk)
 		return nil, nil
 	}
-	blk := d.r.blocks.add(d, b)
+	blk.desc, blk.build, blk.Miss = d, &blk.hit, false
+	d.r.blocks.hold(blk)
 	blk.Mark = blk.marker(marker.Hit)
 	return &blk.Mark, nil
 }

@@ -2,8 +2,12 @@ package cachetagging_test
 
 import (
 	"context"
+	"fmt"
 	"html/template"
+	"io"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,4 +129,52 @@ func TestBlockRecomputedEarlyNearExpiry(t *testing.T) {
 		require.Equal(t, "<p>2</p>", h.render("t", data), "the rebuilt value is fresh again")
 	}
 	require.EqualValues(t, 1, h.c.Stats().EarlyRebuilds)
+}
+
+// Fast-path hits reuse their blocks (and the builds in them) once the
+// stream has written them. Many executions at once, each tracked, each
+// hitting two blocks of one template: every page is whole, and every
+// request's scope collects exactly the tags of the blocks it hit.
+func TestReusedHitBlocksServeTheirOwnExecution(t *testing.T) {
+	c := tmplcache.New(nil)
+	r := cachetagging.New(c, cachetagging.WithSecret([]byte("0123456789abcdef0123")))
+	tmpl := template.Must(template.New("t").Funcs(r.FuncMap()).Parse(
+		`{{ range .Blocks }}{{ cache_tagging . (print "tag:" .) }}[{{ . }}]{{ end_cache_tagging }}{{ end }}`))
+	require.NoError(t, r.Prepare(tmpl))
+	pages := [][]string{{"a", "b"}, {"c", "d"}, {"b", "c"}}
+	for _, p := range pages {
+		require.NoError(t, r.ExecuteTemplate(bg, io.Discard, tmpl, "t", map[string]any{"Blocks": p}))
+	}
+	hits := c.Stats().Hits
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				p := pages[(g+i)%len(pages)]
+				ctx, scope := c.Track(bg)
+				var out strings.Builder
+				if err := r.ExecuteTemplate(ctx, &out, tmpl, "t", map[string]any{"Blocks": p}); err != nil {
+					errs <- err
+					return
+				}
+				tags := scope.Tags()
+				_ = scope.End(bg, nil)
+				want := "[" + p[0] + "][" + p[1] + "]"
+				wantTags := []string{"tag:" + p[0], "tag:" + p[1]}
+				if out.String() != want || !slices.Equal(tags, wantTags) {
+					errs <- fmt.Errorf("page %q tags %q, want %q tags %q", out.String(), tags, want, wantTags)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	require.Equal(t, hits+8*2000*2, c.Stats().Hits, "every block was a hit")
 }

@@ -182,6 +182,8 @@ func (s *stream) Marker(m marker.Marker) error {
 		return s.endFragment()
 	case marker.Hit:
 		blk := s.found
+		s.found = nil
+		defer blk.release()
 		blk.build.Adopt(s.ctx, s.parent())
 		_ = blk.build.End(s.ctx, nil) // passes its tags up
 		if !s.debug {

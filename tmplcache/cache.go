@@ -18,6 +18,10 @@ import (
 type Cache struct {
 	store   Store
 	entries EntryGetter // store's one-round-trip entry read, or nil
+	mem     *MemoryStore // the store, when it is one: read directly (see loadLocal)
+	// sysClock: the cache reads the system clock, as a MemoryStore does,
+	// so a read's one clock reading serves both.
+	sysClock bool
 	pre     Prefetcher  // a shared store that reads a build's records with its lookup, or nil
 	seq     Sequencer   // store's logical clock, or nil
 	local   bool
@@ -62,6 +66,8 @@ func New(store Store, opts ...Option) *Cache {
 	}
 	c := &Cache{store: store, cfg: cfg, err: errors.Join(cfg.errs...)}
 	c.entries, _ = store.(EntryGetter)
+	c.mem, _ = store.(*MemoryStore)
+	_, c.sysClock = cfg.clock.(systemClock)
 	c.seq, _ = store.(Sequencer)
 	if l, ok := store.(Local); ok {
 		c.local = l.Local()
@@ -217,6 +223,9 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 			return entryView{}, loaded{}, err
 		}
 	}
+	if c.mem != nil {
+		return c.loadLocal(ctx, skey, check, now)
+	}
 	buf := recBufs.Get().(*[8][]byte)
 	defer func() {
 		clear(buf[:])
@@ -238,6 +247,36 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 	return e, st, nil
 }
 
+// loadLocal is loadState on a MemoryStore, the commonest hit of all: a
+// direct call, the records gathered on the stack, and one clock reading
+// for the cache and the store when both read the system clock.
+func (c *Cache) loadLocal(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (entryView, loaded, error) {
+	_, cancel, err := c.callCtx(ctx) // no timeout for a local store: the breaker's say only
+	if err != nil {
+		return entryView{}, loaded{}, err
+	}
+	var at int64
+	if c.sysClock {
+		at = now.UnixNano()
+	}
+	var buf [8][]byte
+	raw, recs, r, err := c.mem.getEntry(skey, buf[:0], &at)
+	if err = c.done(ctx, cancel, "get", err); err != nil {
+		return entryView{}, loaded{}, err
+	}
+	if r != nil {
+		if e := r.current.Load(); e != nil {
+			// Every version was found current, and no record changed since.
+			return *e, c.judgeChecked(*e, judgeTimes(e.meta, 0, now.UnixNano()), check), nil
+		}
+	}
+	e, st := c.judgeRead(skey, raw, recs, check, now)
+	if r != nil && st.readState == fresh {
+		r.current.Store(&e)
+	}
+	return e, st, nil
+}
+
 // judgeRead judges an entry read with its tag records.
 func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]byte) bool, now time.Time) (entryView, loaded) {
 	if raw == nil {
@@ -255,11 +294,16 @@ func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]b
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
 		return entryView{}, loaded{}
 	}
-	st := c.judge(e, recs, now)
+	return e, c.judgeChecked(e, c.judge(e, recs, now), check)
+}
+
+// judgeChecked is st, unless check rejects the value of an entry it
+// would serve.
+func (c *Cache) judgeChecked(e entryView, st readState, check func([]byte) bool) loaded {
 	if st != missed && check != nil && !check(e.value) {
-		return e, loaded{unusable: true}
+		return loaded{unusable: true}
 	}
-	return e, loaded{readState: st}
+	return loaded{readState: st}
 }
 
 // judge tells whether an entry is fresh (every tag still at the version it
@@ -279,12 +323,19 @@ func (c *Cache) judge(e entryView, recs [][]byte, at time.Time) readState {
 		}
 		changed = max(changed, t)
 	}
-	expired := e.meta.Expires != 0 && now >= e.meta.Expires
+	return judgeTimes(e.meta, changed, now)
+}
+
+// judgeTimes is judge once the versions are compared: changed is the
+// latest invalidation of a tag that changed (0: none did), now the time of
+// the read, both Unix nanoseconds.
+func judgeTimes(m layout.Meta, changed, now int64) readState {
+	expired := m.Expires != 0 && now >= m.Expires
 	if changed == 0 && !expired {
 		return fresh
 	}
-	limit := now - int64(e.meta.Grace)
-	if (expired && e.meta.Expires < limit) || (changed != 0 && changed < limit) {
+	limit := now - int64(m.Grace)
+	if (expired && m.Expires < limit) || (changed != 0 && changed < limit) {
 		return missed
 	}
 	return inGrace

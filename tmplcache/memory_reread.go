@@ -2,6 +2,7 @@ package tmplcache
 
 import (
 	"context"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
@@ -32,6 +33,11 @@ type memRead struct {
 	gen  uint64     // recGen before the read
 	exp  int64      // the earliest expiry among recs, Unix nanoseconds; 0 none
 	recs []*memItem // the entry's tag records, in the entry's order
+	// current is the entry as a Cache viewed it when it found every one
+	// of recs at the version the entry was built against: while recGen
+	// stays at gen, that finding stands, and a read need not compare the
+	// versions again (see [Cache.loadLocal]).
+	current atomic.Pointer[entryView]
 }
 
 // memReadSize is what an entry's memRead costs, accounted with the entry
@@ -57,29 +63,37 @@ func (m *MemoryStore) recordChanged(it *memItem) {
 // GetEntry implements [EntryGetter]: the entry and its tag records in one
 // call, from the entry's last read when no tag record changed since.
 func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
-	if m.err != nil {
-		return nil, recs, m.err
-	}
 	var now int64 // one clock reading for the entry and its records
-	it := m.itemAt(key, &now)
+	raw, recs, _, err := m.getEntry(key, recs, &now)
+	return raw, recs, err
+}
+
+// getEntry is GetEntry with a clock reading (*now, Unix nanoseconds; read
+// from the clock if 0) the caller may share. r, if not nil, is the memRead
+// of exactly the records returned.
+func (m *MemoryStore) getEntry(key string, recs [][]byte, now *int64) (raw []byte, _ [][]byte, r *memRead, err error) {
+	if m.err != nil {
+		return nil, recs, nil, m.err
+	}
+	it := m.itemAt(key, now)
 	if it == nil {
-		return nil, recs, nil
+		return nil, recs, nil, nil
 	}
 	gen := m.recGen.Load()
-	if r := it.read.Load(); r != nil && r.gen == gen && r.live(&now) {
+	if r := it.read.Load(); r != nil && r.gen == gen && r.live(now) {
 		for _, ri := range r.recs {
 			ri.touch()
 			recs = append(recs, ri.value)
 		}
-		return it.value, recs, nil
+		return it.value, recs, r, nil
 	}
 	_, tags, _, err := layout.ReadEntry(it.value)
 	if err != nil || tags.Len() == 0 {
-		return it.value, recs, nil // the cache reports the corruption
+		return it.value, recs, nil, nil // the cache reports the corruption
 	}
-	r := &memRead{gen: gen, recs: make([]*memItem, 0, tags.Len())}
+	r = &memRead{gen: gen, recs: make([]*memItem, 0, tags.Len())}
 	for tags.Next() {
-		ri := m.itemAt(tags.Key(), &now)
+		ri := m.itemAt(tags.Key(), now)
 		if ri == nil {
 			recs, r = append(recs, nil), nil
 			continue
@@ -100,7 +114,7 @@ func (m *MemoryStore) GetEntry(ctx context.Context, key string, recs [][]byte) (
 	if r != nil {
 		it.read.Store(r)
 	}
-	return it.value, recs, nil
+	return it.value, recs, r, nil
 }
 
 // live reports whether every record r holds is unexpired at *now (read

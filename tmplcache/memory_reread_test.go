@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cachetagging/cachetagging/internal/testclock"
 )
 
 // A MemoryStore read reuses the tag records an entry's last read found
@@ -94,11 +96,42 @@ func requireReused(t *testing.T, m *MemoryStore, c *Cache, key string) {
 	require.NotNil(t, r, "%s: no read to reuse", key)
 	require.Equal(t, m.recGen.Load(), r.gen, "%s: a record changed since the last read", key)
 	require.Len(t, r.recs, 3)
+	require.NotNil(t, r.current.Load(), "%s: the cache's finding was not kept", key)
 	for i, tag := range []string{"a", "b", "c"} {
 		cur, ok := m.c.Get(c.tagKey(tag))
 		require.True(t, ok)
 		require.Same(t, cur.(*memItem), r.recs[i], "record %q", tag)
 	}
+}
+
+// A hit that reuses the cache's last finding (every version current, no
+// record changed since) still judges time on every read: the entry's
+// expiry and grace by the cache's clock, not by when the finding was made.
+func TestMemoryHitReuseJudgesTime(t *testing.T) {
+	ctx := context.Background()
+	clk := testclock.New()
+	m := NewMemoryStore()
+	c := New(m, WithClock(clk), WithoutEarlyRecompute())
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), Tags("a"), TTL(time.Minute), Grace(time.Minute)))
+	requireHit(t, c, "k")
+	v, _ := m.c.Get(c.entryKey("k"))
+	r := v.(*memItem).read.Load()
+	require.NotNil(t, r)
+	require.NotNil(t, r.current.Load())
+
+	clk.Add(time.Minute + time.Second) // expired, within its grace
+	_, st, err := c.load(ctx, c.entryKey("k"), nil, c.now(), true, nil)
+	require.NoError(t, err)
+	require.Equal(t, inGrace, st.readState)
+	_, ok, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, ok, "an expired entry was a hit")
+
+	clk.Add(time.Minute) // past its grace too
+	_, st, err = c.load(ctx, c.entryKey("k"), nil, c.now(), true, nil)
+	require.NoError(t, err)
+	require.Equal(t, missed, st.readState)
+	require.Same(t, r, v.(*memItem).read.Load(), "the reads above reused the finding")
 }
 
 // A record missing when the entry is read (evicted, say) leaves nothing to

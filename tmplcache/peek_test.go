@@ -57,3 +57,26 @@ func TestPeekIsBeginsFastPath(t *testing.T) {
 	_, err = bad.Begin(bg)
 	require.Error(t, err)
 }
+
+// PeekInto reuses a Build once it ended: each peek is a hit of its own,
+// whose tags reach the build enclosing it, as Peek's would; a declined
+// peek leaves nothing to End.
+func TestPeekIntoReusesBuild(t *testing.T) {
+	c := tmplcache.New(nil)
+	for _, k := range []string{"a", "b"} {
+		require.NoError(t, c.Set(bg, k, []byte("value of "+k), tmplcache.Tags("tag:"+k)))
+	}
+	var b tmplcache.Build
+	for _, k := range []string{"a", "b", "a"} {
+		ctx, scope := c.Track(bg)
+		require.True(t, c.Spec(k, tmplcache.Tags("tag:"+k)).PeekInto(ctx, &b), k)
+		require.True(t, b.Hit())
+		require.Equal(t, "value of "+k, string(b.Value()))
+		require.Same(t, scope, b.Parent())
+		require.NoError(t, b.End(ctx, nil))
+		require.Equal(t, []string{"tag:" + k}, scope.Tags(), "the hit's tags reach the enclosing build")
+		require.NoError(t, scope.End(bg, nil))
+	}
+	require.False(t, c.Spec("missing").PeekInto(bg, &b))
+	require.Equal(t, uint64(3), c.Stats().Hits)
+}

@@ -73,26 +73,45 @@ func (s *Spec) Begin(ctx context.Context) (*Build, error) {
 // read is cheap: on a shared store a miss then costs two reads, two round
 // trips, where Begin alone costs one.
 func (s *Spec) Peek(ctx context.Context) *Build {
-	if s.err != nil {
+	b := new(Build)
+	if !s.PeekInto(ctx, b) {
 		return nil
+	}
+	return b
+}
+
+// PeekInto is [Spec.Peek] into b, a Build the caller owns: an engine that
+// keeps its Builds with what holds them, and reuses them once ended, pays
+// no allocation for a hit. b is overwritten, so it must be new or ended
+// (and no longer read by anyone). It reports whether b is now a hit; after
+// false, b holds nothing to End.
+func (s *Spec) PeekInto(ctx context.Context, b *Build) bool {
+	if s.err != nil {
+		return false
 	}
 	c := s.c
 	now := c.now()
 	e, st, _ := c.load(ctx, s.key, s.opts.check, now, true, nil)
 	if st.readState != fresh || c.mayRecomputeEarly(e.meta, now) {
-		return nil
+		return false
 	}
 	c.stats.hits.Add(1)
-	b := s.newBuild(ctx)
+	s.initBuild(ctx, b)
 	b.parent = Current(ctx)
 	b.start = now
 	b.setHit(e, false)
-	return b
+	return true
 }
 
 // newBuild returns a build of s, not yet started.
 func (s *Spec) newBuild(ctx context.Context) *Build {
-	b := &Build{c: s.c, key: s.key, spec: s, tx: activeTx(ctx)}
-	b.deps = b.depBuf[:0]
+	b := new(Build)
+	s.initBuild(ctx, b)
 	return b
+}
+
+// initBuild makes *b a build of s, not yet started.
+func (s *Spec) initBuild(ctx context.Context, b *Build) {
+	*b = Build{c: s.c, key: s.key, spec: s, tx: activeTx(ctx)}
+	b.deps = b.depBuf[:0]
 }
