@@ -17,16 +17,16 @@ import (
 // Make one with [New].
 type Cache struct {
 	store   Store
-	entries EntryGetter // store's one-round-trip entry read, or nil
+	entries EntryGetter  // store's one-round-trip entry read, or nil
 	mem     *MemoryStore // the store, when it is one: read directly (see loadLocal)
 	// sysClock: the cache reads the system clock, as a MemoryStore does,
 	// so a read's one clock reading serves both.
 	sysClock bool
-	pre     Prefetcher  // a shared store that reads a build's records with its lookup, or nil
-	seq     Sequencer   // store's logical clock, or nil
-	local   bool
-	cfg     config
-	err     error // configuration error, returned by every call
+	pre      Prefetcher // a shared store that reads a build's records with its lookup, or nil
+	seq      Sequencer  // store's logical clock, or nil
+	local    bool
+	cfg      config
+	err      error // configuration error, returned by every call
 
 	entryPrefix string
 	tagPrefix   string
