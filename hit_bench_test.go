@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,48 +112,20 @@ func benchOutput(b *testing.B, name string, buf *bytes.Buffer, want []byte, writ
 // first) against a page cache written by hand and a static handler
 // writing the same bytes.
 func benchPageHit(b *testing.B, r *cachetagging.Renderer, page *template.Template, data any) {
-	handler := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = r.ExecuteTemplate(req.Context(), w, page, "page", data)
-	}))
-	req := httptest.NewRequest(http.MethodGet, "/latest", nil)
-	rec := httptest.NewRecorder()
-	handler.ServeHTTP(rec, req) // the miss stores the page
-	static := rec.Body.Bytes()
-	staticHandler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(static)
-	})
-	// What a Go developer writes without the library: responses kept in
-	// go-cache by URL, headers and body, replayed as they were (the
-	// greeting hole's output included: no tags, no holes, no checks).
-	pages := gocache.New(time.Hour, 0)
-	pages.Set(req.URL.String(), &savedPage{header: rec.Header().Clone(), body: static}, time.Hour)
-	byHand := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		v, ok := pages.Get(req.URL.String())
-		if !ok {
-			http.Error(w, "not cached", http.StatusInternalServerError)
-			return
-		}
-		p := v.(*savedPage)
-		for k, vs := range p.header {
-			w.Header()[k] = vs
-		}
-		_, _ = w.Write(p.body)
-	})
+	pc := newPageCases(b, r, page, data)
 	for _, c := range []struct {
 		name string
 		h    http.Handler
-	}{{"case=page-hit", handler}, {"case=page-handrolled", byHand}, {"case=static", staticHandler}} {
+	}{{"case=page-hit", pc.cached}, {"case=page-handrolled", pc.byHand}, {"case=static", pc.static}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			w := &discardWriter{h: http.Header{}}
 			for b.Loop() {
 				clear(w.h)
 				w.buf = w.buf[:0]
-				c.h.ServeHTTP(w, req)
+				c.h.ServeHTTP(w, pc.req)
 			}
-			if !bytes.Equal(w.buf, static) {
+			if !bytes.Equal(w.buf, pc.body) {
 				b.Fatalf("%s: page differs", c.name)
 			}
 		})

@@ -4,61 +4,54 @@ import (
 	"bytes"
 	"context"
 	"html/template"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
 
+	"github.com/cachetagging/cachetagging"
 	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
-// BenchmarkHitRatio measures a fragment hit against the hand-rolled
-// go-cache hit of BenchmarkHit, interleaved: rounds of a few hundred of
-// each, alternately, so that whatever else the machine does weighs on
-// both alike. It reports the ratio (hit-per-handrolled) and both times;
-// ns/op is a pair of one of each.
-func BenchmarkHitRatio(b *testing.B) {
-	data := hitData()
-	ctx := context.Background()
-	h := newHitSetup(b, tmplcache.New(nil))
-	hr := &handRolled{c: gocache.New(time.Hour, 0), partial: h.plain, data: data}
-	byHand := template.Must(template.New("t").Funcs(template.FuncMap{"cached": hr.cached}).Parse(`{{ cached "latest" }}`))
-	var buf bytes.Buffer
-	var fixed template.HTML
-	var fl *template.Template
-	cases := [3]func() error{
-		func() error { return h.r.ExecuteTemplate(ctx, &buf, h.cached, "t", data) },
-		func() error { return byHand.Execute(&buf, nil) },
-		func() error { return fl.Execute(&buf, nil) },
-	}
-	var want [3][]byte
-	if _, err := hr.cached("latest"); err != nil {
-		b.Fatal(err)
-	}
-	fixed = hr.c.Items()["latest"].Object.(template.HTML)
-	fl = template.Must(template.New("t").Funcs(template.FuncMap{"hit": func() (*template.HTML, error) { return &fixed, nil }}).
-		Parse(`{{if $hit := hit}}{{$hit}}{{else}}body{{end}}`))
-	for i, run := range cases {
-		buf.Reset()
-		if err := run(); err != nil {
+// The ratio benchmarks run the cases of BenchmarkHit interleaved: rounds
+// of a few hundred of each, in turn, so that whatever else the machine
+// does weighs on all of them alike. Each case's time is reported (name-ns)
+// and the ratio the goals are stated in; ns/op is one of each.
+
+// ratioCase is one interleaved case.
+type ratioCase struct {
+	name string
+	run  func() error
+}
+
+// interleave runs cases in rounds and reports each case's time per run,
+// and num/den, the ratio of two of them. Every case must write what the
+// first does (output returns what the last run wrote).
+func interleave(b *testing.B, output func() []byte, cases []ratioCase, num, den int) {
+	b.Helper()
+	var first []byte
+	for i, c := range cases {
+		if err := c.run(); err != nil {
 			b.Fatal(err)
 		}
-		want[i] = bytes.Clone(buf.Bytes())
-	}
-	if !bytes.Equal(want[0], want[1]) {
-		b.Fatal("the hit and the hand-rolled hit differ")
+		if i == 0 {
+			first = bytes.Clone(output())
+		} else if !bytes.Equal(output(), first) {
+			b.Fatalf("%s: output differs from %s", c.name, cases[0].name)
+		}
 	}
 	const round = 256
-	var spent [3]time.Duration
+	spent := make([]time.Duration, len(cases))
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
 		if n%round == 0 {
-			for i, run := range cases {
+			for i, c := range cases {
 				start := time.Now()
 				for range round {
-					buf.Reset()
-					if err := run(); err != nil {
+					if err := c.run(); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -67,9 +60,97 @@ func BenchmarkHitRatio(b *testing.B) {
 		}
 		n++
 	}
-	rounds := float64((n + round - 1) / round * round)
-	b.ReportMetric(float64(spent[0])/rounds, "hit-ns")
-	b.ReportMetric(float64(spent[1])/rounds, "handrolled-ns")
-	b.ReportMetric(float64(spent[0])/float64(spent[1]), "hit/handrolled")
-	b.ReportMetric(float64(spent[2])/rounds, "floor-ns")
+	runs := float64((n + round - 1) / round * round)
+	for i, c := range cases {
+		b.ReportMetric(float64(spent[i])/runs, c.name+"-ns")
+	}
+	b.ReportMetric(float64(spent[num])/float64(spent[den]), cases[num].name+"/"+cases[den].name)
+}
+
+// BenchmarkHitRatio: a fragment hit, the hand-rolled go-cache hit, and
+// the floor (what html/template costs for the actions a hit executes).
+func BenchmarkHitRatio(b *testing.B) {
+	data := hitData()
+	ctx := context.Background()
+	h := newHitSetup(b, tmplcache.New(nil))
+	hr := &handRolled{c: gocache.New(time.Hour, 0), partial: h.plain, data: data}
+	byHand := template.Must(template.New("t").Funcs(template.FuncMap{"cached": hr.cached}).Parse(`{{ cached "latest" }}`))
+	fixed, err := hr.cached("latest")
+	if err != nil {
+		b.Fatal(err)
+	}
+	floor := template.Must(template.New("t").Funcs(template.FuncMap{"hit": func() (*template.HTML, error) { return &fixed, nil }}).
+		Parse(`{{if $hit := hit}}{{$hit}}{{else}}body{{end}}`))
+	var buf bytes.Buffer
+	interleave(b, buf.Bytes, []ratioCase{
+		{"hit", func() error { buf.Reset(); return h.r.ExecuteTemplate(ctx, &buf, h.cached, "t", data) }},
+		{"handrolled", func() error { buf.Reset(); return byHand.Execute(&buf, nil) }},
+		{"floor", func() error { buf.Reset(); return floor.Execute(&buf, nil) }},
+	}, 0, 1)
+}
+
+// BenchmarkPageHitRatio: a page hit under CachePage (one fragment, one
+// nocache hole), the hand-rolled page cache, and the static handler.
+func BenchmarkPageHitRatio(b *testing.B) {
+	data := hitData()
+	h := newHitSetup(b, tmplcache.New(nil))
+	pc := newPageCases(b, h.r, h.page, data)
+	w := &discardWriter{h: http.Header{}}
+	serve := func(hd http.Handler) func() error {
+		return func() error {
+			clear(w.h)
+			w.buf = w.buf[:0]
+			hd.ServeHTTP(w, pc.req)
+			return nil
+		}
+	}
+	interleave(b, func() []byte { return w.buf }, []ratioCase{
+		{"page-hit", serve(pc.cached)},
+		{"page-handrolled", serve(pc.byHand)},
+		{"static", serve(pc.static)},
+	}, 0, 2)
+}
+
+// pageCases are the handlers BenchmarkHit's page cases compare.
+type pageCases struct {
+	req                    *http.Request
+	body                   []byte // the page
+	cached, byHand, static http.Handler
+}
+
+// newPageCases stores page's hit (its miss) and builds the handlers that
+// serve the same bytes: CachePage, a page cache written by hand, and a
+// static handler.
+func newPageCases(b *testing.B, r *cachetagging.Renderer, page *template.Template, data any) pageCases {
+	b.Helper()
+	handler := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = r.ExecuteTemplate(req.Context(), w, page, "page", data)
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/latest", nil)
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req) // the miss stores the page
+	static := rec.Body.Bytes()
+	staticHandler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(static)
+	})
+	// What a Go developer writes without the library: responses kept in
+	// go-cache by URL, headers and body, replayed as they were (the
+	// greeting hole's output included: no tags, no holes, no checks).
+	pages := gocache.New(time.Hour, 0)
+	pages.Set(req.URL.String(), &savedPage{header: rec.Header().Clone(), body: static}, time.Hour)
+	byHand := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		v, ok := pages.Get(req.URL.String())
+		if !ok {
+			http.Error(w, "not cached", http.StatusInternalServerError)
+			return
+		}
+		p := v.(*savedPage)
+		for k, vs := range p.header {
+			w.Header()[k] = vs
+		}
+		_, _ = w.Write(p.body)
+	})
+	return pageCases{req: req, body: static, cached: handler, byHand: byHand, static: staticHandler}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
@@ -177,11 +178,15 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	key := p.storeKey(req)
-	b, err := p.begin(req, key)
-	if err != nil {
-		p.r.logger.Warn("cachetagging: CachePage: page not cached", "url", req.URL.String(), "err", err)
-		p.next.ServeHTTP(w, req)
-		return
+	b := p.peek(req, key)
+	defer releasePeeked(b)
+	if b == nil {
+		var err error
+		if b, err = p.begin(req, key); err != nil {
+			p.r.logger.Warn("cachetagging: CachePage: page not cached", "url", req.URL.String(), "err", err)
+			p.next.ServeHTTP(w, req)
+			return
+		}
 	}
 	var vary []string
 	if b.Hit() {
@@ -194,6 +199,7 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// extended with their values.
 		_ = b.End(req.Context(), nil)
 		vary = names
+		var err error
 		if b, err = p.begin(req, key+headerKey(req, vary)); err != nil {
 			p.next.ServeHTTP(w, req)
 			return
@@ -209,6 +215,34 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	p.miss(w, req, b, key, vary)
+}
+
+// peekedBuilds are the builds of page hits served by peek, reused.
+var peekedBuilds = sync.Pool{New: func() any { return new(tmplcache.Build) }}
+
+// peek reads a page key on a store in this process the way a fragment's
+// fast path does ([tmplcache.Spec.PeekInto]): a hit in a pooled build, or
+// nil for Begin to decide (a miss, a page within its grace or near its
+// expiry). On a shared store it declines at once: a miss would cost two
+// round trips.
+func (p *pageCache) peek(req *http.Request, key string) *tmplcache.Build {
+	if !p.memo.on {
+		return nil
+	}
+	b := peekedBuilds.Get().(*tmplcache.Build)
+	if !p.r.c.Spec(key, p.opts(req)...).PeekInto(req.Context(), b) {
+		peekedBuilds.Put(b)
+		return nil
+	}
+	return b
+}
+
+// releasePeeked returns the build peek found, if any, once the page is
+// sent: it ended (a hit always does), and nothing refers to it any more.
+func releasePeeked(b *tmplcache.Build) {
+	if b != nil {
+		peekedBuilds.Put(b)
+	}
 }
 
 // storeKey is the key of req's page in the store: the digest of the
@@ -229,11 +263,15 @@ func (p *pageCache) requestKey(req *http.Request, prefix string) string {
 // begin reads a page key. The page's build is the request's tracked scope
 // from here on: its clock reading predates everything the handler loads.
 func (p *pageCache) begin(req *http.Request, key string) (*tmplcache.Build, error) {
-	opts := p.base
+	return p.r.c.Begin(req.Context(), key, p.opts(req)...)
+}
+
+// opts are the options of req's page.
+func (p *pageCache) opts(req *http.Request) []tmplcache.SetOption {
 	if tags := p.cfg.tags(req); len(tags) > 0 {
-		opts = append(slices.Clip(p.base), tmplcache.Tags(tags...))
+		return append(slices.Clip(p.base), tmplcache.Tags(tags...))
 	}
-	return p.r.c.Begin(req.Context(), key, opts...)
+	return p.base
 }
 
 // bypass serves a request the cache must not answer.
