@@ -74,12 +74,13 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 		b.reading = c.reading()
 		now := c.now()
 		b.start = now
-		e, ld, _ := c.load(ctx, b.key, s.opts.check, now, false, s.prefetch)
+		var e entryView
+		ld, _ := c.load(ctx, b.key, s.opts.check, now, false, s.prefetch, &e)
 		b.prefetched = ld.also
 		switch ld.readState {
 		case fresh:
 			if !c.recomputeEarly(e.meta, now) {
-				b.setHit(e, false)
+				b.setHit(&e, false)
 				return b, nil
 			}
 			if f, leader := c.flights.join(b.key, now, c.cfg.flightWait); leader {
@@ -90,13 +91,13 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 				c.startBuild(ctx, b)
 				return b, nil
 			}
-			b.setHit(e, false) // someone refreshes it already
+			b.setHit(&e, false) // someone refreshes it already
 			return b, nil
 		case inGrace:
 			f, leader := c.flights.join(b.key, now, c.cfg.flightWait)
 			if !leader && !b.buildingSelf() {
 				c.stats.graceHits.Add(1)
-				b.setHit(e, true)
+				b.setHit(&e, true)
 				return b, nil
 			}
 			c.stats.misses.Add(1)
@@ -124,7 +125,7 @@ func (c *Cache) begin(ctx context.Context, s *Spec) (*Build, error) {
 }
 
 // setHit makes b a hit on e (graced: served within its grace, stale).
-func (b *Build) setHit(e entryView, graced bool) {
+func (b *Build) setHit(e *entryView, graced bool) {
 	b.hit, b.graced, b.meta, b.value, b.hitTags = true, graced, e.meta, e.value, e.tags
 }
 

@@ -158,7 +158,8 @@ func (c *Cache) Get(ctx context.Context, key string) (value []byte, ok bool, err
 	if key == "" {
 		return nil, false, ErrEmptyKey
 	}
-	e, ld, err := c.load(ctx, c.entryKey(key), nil, c.now(), false, nil)
+	var e entryView
+	ld, err := c.load(ctx, c.entryKey(key), nil, c.now(), false, nil, &e)
 	st := ld.readState
 	if st == inGrace {
 		c.stats.misses.Add(1) // Get has nobody to rebuild it: never stale
@@ -185,15 +186,16 @@ const (
 // them no longer (its tags are read in place in the entry).
 var recBufs = sync.Pool{New: func() any { return new([8][]byte) }}
 
-// load reads and judges an entry. Its tags and value alias store memory.
-// check, if set, may reject a value this reader cannot use. A peek counts
-// nothing in Stats: the read that follows it, or the hit it returns, does.
-// also are keys a Prefetcher store reads in the same round trip: their
-// values come back in loaded.also.
-func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, peek bool, also []string) (entryView, loaded, error) {
-	e, st, err := c.loadState(ctx, skey, check, now, also)
+// load reads and judges an entry, viewed in *e (left as it was on a miss).
+// Its tags and value alias store memory. check, if set, may reject a value
+// this reader cannot use. A peek counts nothing in Stats: the read that
+// follows it, or the hit it returns, does. also are keys a Prefetcher
+// store reads in the same round trip: their values come back in
+// loaded.also.
+func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, now time.Time, peek bool, also []string, e *entryView) (loaded, error) {
+	st, err := c.loadState(ctx, skey, check, now, also, e)
 	if peek {
-		return e, st, err
+		return st, err
 	}
 	switch st.readState {
 	case fresh:
@@ -204,7 +206,7 @@ func (c *Cache) load(ctx context.Context, skey string, check func([]byte) bool, 
 	if st.unusable {
 		c.stats.unusable.Add(1)
 	}
-	return e, st, err
+	return st, err
 }
 
 // loaded is what loadState found: unusable when the check rejected a
@@ -216,15 +218,15 @@ type loaded struct {
 }
 
 // loadState is load without the counting.
-func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time, also []string) (entryView, loaded, error) {
+func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) bool, now time.Time, also []string, e *entryView) (loaded, error) {
 	if c.pend.nonEmpty() {
 		if err := c.replayPending(ctx); err != nil {
 			// An invalidation we could not deliver may concern this entry.
-			return entryView{}, loaded{}, err
+			return loaded{}, err
 		}
 	}
 	if c.mem != nil {
-		return c.loadLocal(ctx, skey, check, now)
+		return c.loadLocal(ctx, skey, check, now, e)
 	}
 	buf := recBufs.Get().(*[8][]byte)
 	defer func() {
@@ -240,20 +242,20 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 		raw, recs, err = c.readEntry(ctx, skey, buf[:0])
 	}
 	if err != nil {
-		return entryView{}, loaded{}, err
+		return loaded{}, err
 	}
-	e, st := c.judgeRead(skey, raw, recs, check, now)
+	st := c.judgeRead(skey, raw, recs, check, now, e)
 	st.also = alsoVals
-	return e, st, nil
+	return st, nil
 }
 
 // loadLocal is loadState on a MemoryStore, the commonest hit of all: a
 // direct call, the records gathered on the stack, and one clock reading
 // for the cache and the store when both read the system clock.
-func (c *Cache) loadLocal(ctx context.Context, skey string, check func([]byte) bool, now time.Time) (entryView, loaded, error) {
+func (c *Cache) loadLocal(ctx context.Context, skey string, check func([]byte) bool, now time.Time, e *entryView) (loaded, error) {
 	_, cancel, err := c.callCtx(ctx) // no timeout for a local store: the breaker's say only
 	if err != nil {
-		return entryView{}, loaded{}, err
+		return loaded{}, err
 	}
 	var at int64
 	if c.sysClock {
@@ -262,44 +264,47 @@ func (c *Cache) loadLocal(ctx context.Context, skey string, check func([]byte) b
 	var buf [8][]byte
 	raw, recs, r, err := c.mem.getEntry(skey, buf[:0], &at)
 	if err = c.done(ctx, cancel, "get", err); err != nil {
-		return entryView{}, loaded{}, err
+		return loaded{}, err
 	}
 	if r != nil {
-		if e := r.current.Load(); e != nil {
+		if cur := r.current.Load(); cur != nil {
 			// Every version was found current, and no record changed since.
-			return *e, c.judgeChecked(*e, judgeTimes(e.meta, 0, now.UnixNano()), check), nil
+			*e = *cur
+			return c.judgeChecked(e, judgeTimes(e.meta, 0, now.UnixNano()), check), nil
 		}
 	}
-	e, st := c.judgeRead(skey, raw, recs, check, now)
+	st := c.judgeRead(skey, raw, recs, check, now, e)
 	if r != nil && st.readState == fresh {
-		r.current.Store(&e)
+		cur := *e
+		r.current.Store(&cur)
 	}
-	return e, st, nil
+	return st, nil
 }
 
-// judgeRead judges an entry read with its tag records.
-func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]byte) bool, now time.Time) (entryView, loaded) {
+// judgeRead judges an entry read with its tag records, viewed in *e.
+func (c *Cache) judgeRead(skey string, raw []byte, recs [][]byte, check func([]byte) bool, now time.Time, e *entryView) loaded {
 	if raw == nil {
-		return entryView{}, loaded{}
+		return loaded{}
 	}
-	e, err := viewEntry(raw)
+	v, err := viewEntry(raw)
 	if err != nil {
 		// An entry of another format (written before an upgrade) or
 		// damaged: a miss, rebuilt over.
 		c.cfg.logger.Debug("tmplcache: unreadable entry is a miss", "key", skey, "err", err)
-		return entryView{}, loaded{}
+		return loaded{}
 	}
-	if len(recs) != e.tags.Len() {
-		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), e.tags.Len())
+	if len(recs) != v.tags.Len() {
+		err = fmt.Errorf("%w: store returned %d tag records for %d tags", ErrCorrupt, len(recs), v.tags.Len())
 		c.cfg.logger.Warn("tmplcache: entry read failed", "key", skey, "err", err)
-		return entryView{}, loaded{}
+		return loaded{}
 	}
-	return e, c.judgeChecked(e, c.judge(e, recs, now), check)
+	*e = v
+	return c.judgeChecked(e, c.judge(e, recs, now), check)
 }
 
 // judgeChecked is st, unless check rejects the value of an entry it
 // would serve.
-func (c *Cache) judgeChecked(e entryView, st readState, check func([]byte) bool) loaded {
+func (c *Cache) judgeChecked(e *entryView, st readState, check func([]byte) bool) loaded {
 	if st != missed && check != nil && !check(e.value) {
 		return loaded{unusable: true}
 	}
@@ -310,7 +315,7 @@ func (c *Cache) judgeChecked(e entryView, st readState, check func([]byte) bool)
 // was built against, not expired), or within its grace: expired or
 // invalidated less than its grace ago. A tag record that is missing or
 // unreadable leaves no grace: nothing says when it changed.
-func (c *Cache) judge(e entryView, recs [][]byte, at time.Time) readState {
+func (c *Cache) judge(e *entryView, recs [][]byte, at time.Time) readState {
 	now := at.UnixNano()
 	var changed int64 // the latest invalidation of a tag that changed
 	for i, tags := 0, e.tags; tags.Next(); i++ {

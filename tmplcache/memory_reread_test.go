@@ -120,7 +120,8 @@ func TestMemoryHitReuseJudgesTime(t *testing.T) {
 	require.NotNil(t, r.current.Load())
 
 	clk.Add(time.Minute + time.Second) // expired, within its grace
-	_, st, err := c.load(ctx, c.entryKey("k"), nil, c.now(), true, nil)
+	var e entryView
+	st, err := c.load(ctx, c.entryKey("k"), nil, c.now(), true, nil, &e)
 	require.NoError(t, err)
 	require.Equal(t, inGrace, st.readState)
 	_, ok, err := c.Get(ctx, "k")
@@ -128,7 +129,7 @@ func TestMemoryHitReuseJudgesTime(t *testing.T) {
 	require.False(t, ok, "an expired entry was a hit")
 
 	clk.Add(time.Minute) // past its grace too
-	_, st, err = c.load(ctx, c.entryKey("k"), nil, c.now(), true, nil)
+	st, err = c.load(ctx, c.entryKey("k"), nil, c.now(), true, nil, &e)
 	require.NoError(t, err)
 	require.Equal(t, missed, st.readState)
 	require.Same(t, r, v.(*memItem).read.Load(), "the reads above reused the finding")

@@ -91,15 +91,14 @@ func (s *Spec) PeekInto(ctx context.Context, b *Build) bool {
 	}
 	c := s.c
 	now := c.now()
-	e, st, _ := c.load(ctx, s.key, s.opts.check, now, true, nil)
+	var e entryView
+	st, _ := c.load(ctx, s.key, s.opts.check, now, true, nil, &e)
 	if st.readState != fresh || c.mayRecomputeEarly(e.meta, now) {
 		return false
 	}
 	c.stats.hits.Add(1)
-	s.initBuild(ctx, b)
-	b.parent = Current(ctx)
-	b.start = now
-	b.setHit(e, false)
+	*b = Build{c: c, key: s.key, spec: s, parent: Current(ctx), start: now} // a hit needs no transaction
+	b.setHit(&e, false)
 	return true
 }
 
