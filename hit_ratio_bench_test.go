@@ -3,6 +3,7 @@ package cachetagging_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -90,8 +91,12 @@ func BenchmarkHitRatio(b *testing.B) {
 }
 
 // BenchmarkPageHitRatio: a page hit under CachePage (one fragment, one
-// nocache hole), the hand-rolled page cache, and the static handler.
+// nocache hole), the hand-rolled page cache, and the static handler; and,
+// interleaved with them, two things a page hit cannot skip, each alone:
+// the store read that checks the page's five tags (store-read) and
+// running its one nocache hole (hole).
 func BenchmarkPageHitRatio(b *testing.B) {
+	ctx := context.Background()
 	data := hitData()
 	h := newHitSetup(b, tmplcache.New(nil))
 	pc := newPageCases(b, h.r, h.page, data)
@@ -104,10 +109,40 @@ func BenchmarkPageHitRatio(b *testing.B) {
 			return nil
 		}
 	}
+	c := h.r.Cache()
+	tags := tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments")
+	if err := c.Set(ctx, "read", pc.body, tags); err != nil {
+		b.Fatal(err)
+	}
+	read := c.Spec("read", tags)
+	var hit tmplcache.Build
+	hole, err := h.r.Holes().Marker("greeting")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var holeOut bytes.Buffer
+	parts := func(run func() error) func() error {
+		return func() error {
+			if err := run(); err != nil {
+				return err
+			}
+			return serve(pc.static)() // the output every case must match
+		}
+	}
 	interleave(b, func() []byte { return w.buf }, []ratioCase{
 		{"page-hit", serve(pc.cached)},
 		{"page-handrolled", serve(pc.byHand)},
 		{"static", serve(pc.static)},
+		{"store-read+static", parts(func() error {
+			if !read.PeekInto(ctx, &hit) {
+				return errors.New("the read missed")
+			}
+			return hit.End(ctx, nil)
+		})},
+		{"hole+static", parts(func() error {
+			holeOut.Reset()
+			return h.r.Holes().Run(ctx, &holeOut, []byte(hole), nil)
+		})},
 	}, 0, 2)
 }
 
