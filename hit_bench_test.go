@@ -3,6 +3,7 @@ package cachetagging_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -179,10 +180,10 @@ func BenchmarkHit(b *testing.B) {
 	if err := c.Set(ctx, "read", want.Bytes(), tmplcache.Tags("posts", "category:1", "category:2", "authors", "comments")); err != nil {
 		b.Fatal(err)
 	}
+	var rb tmplcache.Build
 	benchOutput(b, "case=tag-check", &buf, want.Bytes(), func() error {
-		rb, err := read.Begin(ctx)
-		if err != nil || !rb.Hit() {
-			return fmt.Errorf("read: hit %v, %v", rb != nil && rb.Hit(), err)
+		if !read.PeekInto(ctx, &rb) {
+			return errors.New("read: a miss")
 		}
 		buf.Write(rb.Value())
 		return rb.End(ctx, nil)
