@@ -182,7 +182,7 @@ func (s skewedClock) Now() time.Time { return time.Now().Add(time.Duration(s)) }
 func redisClient(t testing.TB) *redis.Client {
 	t.Helper()
 	testserver.Require(t, "redis", testserver.RedisAddr())
-	c := redis.NewClient(&redis.Options{Addr: testserver.RedisAddr()})
+	c := redis.NewClient(&redis.Options{Addr: testserver.RedisAddr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

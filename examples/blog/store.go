@@ -32,6 +32,7 @@ func openBackend(ctx context.Context, cfg config, log *slog.Logger) (backend, er
 		if err != nil {
 			return backend{}, fmt.Errorf("-redis: %w", err)
 		}
+		opts.ContextTimeoutEnabled = true // the client ends calls at the cache's timeout (see redisstore)
 		client := redis.NewClient(opts)
 		ping(log, "redis", func() error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,31 +12,53 @@ import (
 )
 
 // A server that never answers: go-redis itself would wait for its
-// ReadTimeout (set to a minute here, and ContextTimeoutEnabled is off, its
-// default), so only the store can make a call end with its ctx.
+// ReadTimeout (set to a minute here), so with ContextTimeoutEnabled off,
+// its default, only the store can make a call end with its ctx; with it
+// on, a call with a deadline runs on the caller's goroutine and the client
+// ends it there, while a cancellation without a deadline is still the
+// store's to honour.
 func TestCallsEndWithTheirContext(t *testing.T) {
+	for _, deadlines := range []bool{false, true} {
+		t.Run(fmt.Sprint("ContextTimeoutEnabled=", deadlines), func(t *testing.T) {
+			testCallsEndWithTheirContext(t, deadlines)
+		})
+	}
+}
+
+func testCallsEndWithTheirContext(t *testing.T, deadlines bool) {
 	hole := newProxy(t, nil)
 	c := redis.NewClient(&redis.Options{
 		Addr:        hole.addr(),
 		ReadTimeout: time.Minute, WriteTimeout: time.Minute, DialTimeout: time.Minute,
+		ContextTimeoutEnabled: deadlines,
 	})
 	t.Cleanup(func() { _ = c.Close() })
 	rt := countRoundTrips(c)
+	require.Equal(t, deadlines, New(c).direct)
 
 	calls := []struct {
 		name string
 		call func(ctx context.Context, s *Store) error
+		one  bool // single node only: a script over keys it reads as it goes
 	}{
-		{"Get of one key", func(ctx context.Context, s *Store) error { _, err := s.Get(ctx, []string{"a"}); return err }},
-		{"Get of keys", func(ctx context.Context, s *Store) error { _, err := s.Get(ctx, []string{"a", "b"}); return err }},
+		{"Get of one key", func(ctx context.Context, s *Store) error { _, err := s.Get(ctx, []string{"a"}); return err }, false},
+		{"Get of keys", func(ctx context.Context, s *Store) error { _, err := s.Get(ctx, []string{"a", "b"}); return err }, false},
 		{"Set", func(ctx context.Context, s *Store) error {
 			return s.Set(ctx, []tmplcache.Item{{Key: "a", Value: []byte("v")}, {Key: "b", Value: []byte("v")}})
-		}},
+		}, false},
 		{"Add", func(ctx context.Context, s *Store) error {
 			return s.Add(ctx, []tmplcache.Item{{Key: "a", Value: []byte("v")}})
-		}},
-		{"Delete", func(ctx context.Context, s *Store) error { return s.Delete(ctx, []string{"a", "b"}) }},
-		{"GetEntry", func(ctx context.Context, s *Store) error { _, _, err := s.GetEntry(ctx, "a", nil); return err }},
+		}, false},
+		{"Delete", func(ctx context.Context, s *Store) error { return s.Delete(ctx, []string{"a", "b"}) }, false},
+		{"GetEntry", func(ctx context.Context, s *Store) error { _, _, err := s.GetEntry(ctx, "a", nil); return err }, false},
+		{"GetEntryWith", func(ctx context.Context, s *Store) error {
+			_, _, _, err := s.GetEntryWith(ctx, "a", nil, []string{"b"})
+			return err
+		}, true},
+		{"Invalidate", func(ctx context.Context, s *Store) error {
+			_, err := s.Invalidate(ctx, "{t}#clock", []tmplcache.Invalidation{{Key: "{t}:a", Record: make([]byte, 40)}})
+			return err
+		}, false},
 	}
 	for _, mode := range []struct {
 		name string
@@ -43,6 +66,9 @@ func TestCallsEndWithTheirContext(t *testing.T) {
 	}{{"single node", nil}, {"single-key commands", []Option{Sharded()}}} {
 		s := New(c, mode.opts...)
 		for _, tc := range calls {
+			if tc.one && s.sharded {
+				continue
+			}
 			t.Run(tc.name+" on "+mode.name+" returns at its deadline", func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 				defer cancel()

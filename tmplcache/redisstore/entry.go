@@ -79,7 +79,7 @@ func (s *Store) GetEntry(ctx context.Context, key string, recs [][]byte) (entry 
 	if s.client == nil {
 		return nil, recs, ErrNilClient
 	}
-	r, err := await(ctx, func(ctx context.Context) (entryReply, error) {
+	r, err := await(ctx, s.direct, func(ctx context.Context) (entryReply, error) {
 		if s.script {
 			r, err := s.runEntryScript(ctx, key, nil)
 			return r.entryReply, err

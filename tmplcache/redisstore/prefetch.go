@@ -45,7 +45,7 @@ func (s *Store) GetEntryWith(ctx context.Context, key string, recs [][]byte, als
 	if !s.Prefetches() {
 		return nil, recs, nil, fmt.Errorf("redisstore: GetEntryWith: %w", errNoPrefetch)
 	}
-	r, err := await(ctx, func(ctx context.Context) (entryWithReply, error) {
+	r, err := await(ctx, s.direct, func(ctx context.Context) (entryWithReply, error) {
 		return s.runEntryScript(ctx, key, also)
 	})
 	return r.entry, append(recs, r.tags...), r.also, wrap("get entry", err)
@@ -73,7 +73,7 @@ func (s *Store) SetIfUnchanged(ctx context.Context, item tmplcache.Item, keys []
 			args = append(args, append([]byte{'1'}, v...))
 		}
 	}
-	set, err := await(ctx, func(ctx context.Context) (bool, error) {
+	set, err := await(ctx, s.direct, func(ctx context.Context) (bool, error) {
 		n, err := setIfScript.Run(ctx, s.client, skeys, args...).Int64()
 		return n == 1, err
 	})

@@ -97,7 +97,7 @@ func (s *Store) Invalidate(ctx context.Context, clock string, inv []tmplcache.In
 		keys = append(keys, in.Key)
 		args = append(args, in.Record, release[:], strconv.FormatInt(ttl, 10))
 	}
-	v, err := await(ctx, func(ctx context.Context) ([]byte, error) {
+	v, err := await(ctx, s.direct, func(ctx context.Context) ([]byte, error) {
 		v, err := invalidateScript.Run(ctx, s.client, keys, args...).Text()
 		return bytesOf(v), err
 	})

@@ -20,6 +20,7 @@ type Store struct {
 	client  redis.UniversalClient // nil: every call returns ErrNilClient
 	sharded bool                  // single-key commands only (Cluster, Ring, [Sharded])
 	script  bool                  // GetEntry runs entryScript (not sharded, not [WithoutScript])
+	direct  bool                  // calls with a deadline run on the caller's goroutine (see await)
 }
 
 var _ interface {
@@ -50,7 +51,21 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		return &Store{}
 	}
 	sharded := cfg.sharded || isSharded(client)
-	return &Store{client: client, sharded: sharded, script: !sharded && !cfg.noScript}
+	return &Store{client: client, sharded: sharded, script: !sharded && !cfg.noScript, direct: honoursDeadlines(client)}
+}
+
+// honoursDeadlines reports clients built with ContextTimeoutEnabled: they
+// end a command at its context's deadline themselves.
+func honoursDeadlines(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
 }
 
 // isSharded reports clients that spread keys over several servers: a
@@ -95,7 +110,7 @@ func (s *Store) Get(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return [][]byte{}, nil
 	}
-	vals, err := await(ctx, func(ctx context.Context) ([][]byte, error) {
+	vals, err := await(ctx, s.direct, func(ctx context.Context) ([][]byte, error) {
 		return s.get(ctx, keys)
 	})
 	return vals, wrap("get", err)
@@ -197,7 +212,7 @@ func (s *Store) write(ctx context.Context, items []tmplcache.Item, nx bool) erro
 	if len(items) == 0 {
 		return nil
 	}
-	_, err := await(ctx, func(ctx context.Context) (struct{}, error) {
+	_, err := await(ctx, s.direct, func(ctx context.Context) (struct{}, error) {
 		if len(items) == 1 {
 			cmd := setCmd(ctx, items[0], nx)
 			_ = s.client.Process(ctx, cmd)
@@ -253,7 +268,7 @@ func (s *Store) Delete(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := await(ctx, func(ctx context.Context) (struct{}, error) {
+	_, err := await(ctx, s.direct, func(ctx context.Context) (struct{}, error) {
 		if len(keys) == 1 || !s.sharded {
 			return struct{}{}, s.client.Del(ctx, keys...).Err()
 		}
