@@ -1,7 +1,12 @@
 package memcachestore_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,13 +31,97 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func TestStoreIsSharedWithTwoReadsPerHit(t *testing.T) {
+func TestStoreIsShared(t *testing.T) {
 	s := memcachestore.New(memcache.New("127.0.0.1:1"))
 	_, local := any(s).(tmplcache.Local)
 	require.False(t, local, "memcached is seen by every process: the store must not be Local")
-	_, entries := any(s).(tmplcache.EntryGetter)
-	require.False(t, entries, "memcached cannot read an entry and its tags in one round trip")
 	require.True(t, tmplcache.New(s).Shared())
+}
+
+// Memcached cannot read an entry and the records it names in one command,
+// but once the store has read the entry it knows them: a hit is then one
+// get of both. An entry rebuilt with other tags is read right all the
+// same, and its new tags are the ones that invalidate it.
+func TestKnownEntriesAreOneGet(t *testing.T) {
+	proxy := newGetCounter(t, memcachestore.ServerAddr(t))
+	c := tmplcache.New(memcachestore.New(memcachestore.NewTestClient(t, proxy.addr())),
+		tmplcache.WithNamespace(memcachestore.Namespace()))
+	ctx := context.Background()
+	hit := func(want string) int64 {
+		t.Helper()
+		before := proxy.gets.Load()
+		v, ok, err := c.Get(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, want, string(v))
+		return proxy.gets.Load() - before
+	}
+	require.NoError(t, c.Set(ctx, "k", []byte("v1"), tmplcache.Tags("a", "b")))
+	require.Equal(t, int64(2), hit("v1"), "the first read: the entry, then its records")
+	require.Equal(t, int64(1), hit("v1"), "a known entry: one get")
+
+	require.NoError(t, c.Set(ctx, "k", []byte("v2"), tmplcache.Tags("b", "c", "d")))
+	hit("v2")
+	require.Equal(t, int64(1), hit("v2"))
+	require.NoError(t, c.InvalidateTags(ctx, "a"))
+	hit("v2") // a is none of its tags any more
+	require.NoError(t, c.InvalidateTags(ctx, "d"))
+	_, ok, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, ok, "invalidating a tag the entry gained kept it")
+}
+
+// getCounter is a TCP proxy in front of a memcached server that counts the
+// get commands (get, gets) its clients send: one per round trip a read
+// makes to the server.
+type getCounter struct {
+	ln   net.Listener
+	gets atomic.Int64
+}
+
+func newGetCounter(t *testing.T, upstream string) *getCounter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &getCounter{ln: ln}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", upstream)
+			if err != nil {
+				_ = client.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(client, server); _ = client.Close() }()
+			go p.forward(server, client)
+		}
+	}()
+	return p
+}
+
+func (p *getCounter) addr() string { return p.ln.Addr().String() }
+
+// forward copies the client's commands to the server, counting gets.
+func (p *getCounter) forward(server, client net.Conn) {
+	defer server.Close()
+	r := bufio.NewReader(client)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 {
+			if bytes.HasPrefix(line, []byte("get ")) || bytes.HasPrefix(line, []byte("gets ")) {
+				p.gets.Add(1)
+			}
+			if _, werr := server.Write(line); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func TestNewLeavesTheClientAsItIs(t *testing.T) {

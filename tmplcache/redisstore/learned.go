@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cachetagging/cachetagging/tmplcache"
-	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
+	"github.com/cachetagging/cachetagging/tmplcache/internal/entrykeys"
 )
 
 // The entry script costs Redis more than the reads it makes: Lua takes the
@@ -19,7 +16,7 @@ import (
 // with five tags: 115 µs a read against 65 µs for a GET). But the records
 // an entry names rarely change: only a rebuild with other tags changes
 // them. So the store remembers, per entry key, the record keys the entry
-// named when it was last read (learnedKeys), and a read that knows them
+// named when it was last read (entrykeys.Memo), and a read that knows them
 // sends one pipeline instead, a GET of the entry and an MGET of those
 // records (and of the build's own keys, for GetEntryWith): one round trip,
 // no script, on one server as on a Cluster (where the two go to their two
@@ -34,41 +31,11 @@ import (
 // never matches. Entry and records need not be read at one instant; the
 // records need only be read after the read began, which they are.
 
-// learnedKeys maps entry keys to the record keys their entries named at
-// their last read. Bounded: past maxLearned keys it starts over.
-type learnedKeys struct {
-	m sync.Map // entry key → []string
-	n atomic.Int64
-}
-
-const maxLearned = 4096
-
-func (l *learnedKeys) get(key string) ([]string, bool) {
-	v, ok := l.m.Load(key)
-	if !ok {
-		return nil, false
-	}
-	return v.([]string), true
-}
-
-// learn remembers the record keys entry names, if it reads as an entry.
-func (l *learnedKeys) learn(key string, entry []byte) {
-	keys, err := tmplcache.EntryTagKeys(entry)
-	if err != nil {
-		return
-	}
-	if l.n.Add(1) > maxLearned {
-		l.m.Clear() // start over: simpler than LRU, and rare
-		l.n.Store(1)
-	}
-	l.m.Store(key, keys)
-}
-
 // readEntry reads the entry at key, its tag records, and the values at
 // also: with one pipeline when it knows the records the entry names, else
 // with the entry script (or, sharded, two reads), learning them.
 func (s *Store) readEntry(ctx context.Context, key string, also []string) (entryWithReply, error) {
-	if keys, ok := s.learned.get(key); ok {
+	if keys, ok := s.learned.Get(key); ok {
 		r, ok, err := s.readPiped(ctx, key, keys, also)
 		if err != nil || ok {
 			return r, err
@@ -82,7 +49,7 @@ func (s *Store) readEntry(ctx context.Context, key string, also []string) (entry
 		r.entryReply, err = s.getEntryTwice(ctx, key)
 	}
 	if err == nil && r.entry != nil {
-		s.learned.learn(key, r.entry)
+		s.learned.Learn(key, r.entry)
 	}
 	return r, err
 }
@@ -141,23 +108,8 @@ func (s *Store) readPiped(ctx context.Context, key string, keys, also []string) 
 	if entry == nil {
 		return entryWithReply{also: vals[len(keys):]}, true, nil
 	}
-	if !names(entry, keys) {
+	if !entrykeys.Names(entry, keys) {
 		return entryWithReply{}, false, nil
 	}
 	return entryWithReply{entryReply{entry: entry, tags: vals[:len(keys)]}, vals[len(keys):]}, true, nil
-}
-
-// names reports whether entry reads as an entry naming exactly keys, in
-// order.
-func names(entry []byte, keys []string) bool {
-	_, tags, _, err := layout.ReadEntry(entry)
-	if err != nil || tags.Len() != len(keys) {
-		return false
-	}
-	for i := 0; tags.Next(); i++ {
-		if tags.Key() != keys[i] {
-			return false
-		}
-	}
-	return true
 }

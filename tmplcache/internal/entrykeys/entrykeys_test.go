@@ -1,0 +1,64 @@
+package entrykeys
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
+)
+
+func entry(keys ...string) []byte {
+	deps := make([]layout.Dep, len(keys))
+	for i, k := range keys {
+		deps[i] = layout.Dep{Key: k}
+	}
+	return layout.AppendEntry(nil, layout.Meta{}, deps, []byte("value"))
+}
+
+func TestMemoLearnsWhatEntriesName(t *testing.T) {
+	var m Memo
+	_, ok := m.Get("e")
+	require.False(t, ok)
+
+	e := entry("r1", "r2")
+	m.Learn("e", e)
+	keys, ok := m.Get("e")
+	require.True(t, ok)
+	require.Equal(t, []string{"r1", "r2"}, keys)
+	clear(e) // the entry's memory is reused: what was learned must not change
+	keys, _ = m.Get("e")
+	require.Equal(t, []string{"r1", "r2"}, keys)
+
+	m.Learn("none", entry())
+	keys, ok = m.Get("none")
+	require.True(t, ok, "an entry without tags is learned too")
+	require.Empty(t, keys)
+
+	m.Learn("garbage", []byte("not an entry"))
+	_, ok = m.Get("garbage")
+	require.False(t, ok)
+}
+
+func TestMemoIsBounded(t *testing.T) {
+	var m Memo
+	for i := range Max + 10 {
+		m.Learn(fmt.Sprint("e", i), entry("r"))
+	}
+	n := 0
+	m.m.Range(func(any, any) bool { n++; return true })
+	require.LessOrEqual(t, n, Max)
+	_, ok := m.Get(fmt.Sprint("e", Max+9))
+	require.True(t, ok, "the latest is kept")
+}
+
+func TestNames(t *testing.T) {
+	e := entry("r1", "r2")
+	require.True(t, Names(e, []string{"r1", "r2"}))
+	require.False(t, Names(e, []string{"r2", "r1"}), "order counts")
+	require.False(t, Names(e, []string{"r1"}))
+	require.False(t, Names(e, []string{"r1", "r2", "r3"}))
+	require.False(t, Names([]byte("not an entry"), nil))
+	require.True(t, Names(entry(), nil))
+}
