@@ -55,12 +55,20 @@ func (s *Store) readEntry(ctx context.Context, key string, also []string) (entry
 }
 
 // readPiped reads the entry at key and, in the same pipeline, the records
-// at keys and the values at also. It reports false, with nothing read
-// worth keeping, when the entry is there but names other records.
+// at keys and the values at also (a key in both is read once). It reports
+// false, with nothing read worth keeping, when the entry is there but
+// names other records.
 func (s *Store) readPiped(ctx context.Context, key string, keys, also []string) (entryWithReply, bool, error) {
-	all := keys
+	all, alsoAt := keys, []int(nil)
 	if len(also) > 0 {
-		all = append(slices.Clip(keys), also...)
+		all, alsoAt = slices.Clip(keys), make([]int, len(also))
+		for i, k := range also {
+			j := slices.Index(all, k)
+			if j < 0 {
+				j, all = len(all), append(all, k)
+			}
+			alsoAt[i] = j
+		}
 	}
 	pipe := s.client.Pipeline()
 	entryCmd := pipe.Get(ctx, key)
@@ -105,11 +113,18 @@ func (s *Store) readPiped(ctx context.Context, key string, keys, also []string) 
 			}
 		}
 	}
+	var alsoVals [][]byte
+	if alsoAt != nil {
+		alsoVals = make([][]byte, len(also))
+		for i, j := range alsoAt {
+			alsoVals[i] = vals[j]
+		}
+	}
 	if entry == nil {
-		return entryWithReply{also: vals[len(keys):]}, true, nil
+		return entryWithReply{also: alsoVals}, true, nil
 	}
 	if !entrykeys.Names(entry, keys) {
 		return entryWithReply{}, false, nil
 	}
-	return entryWithReply{entryReply{entry: entry, tags: vals[:len(keys)]}, vals[len(keys):]}, true, nil
+	return entryWithReply{entryReply{entry: entry, tags: vals[:len(keys)]}, alsoVals}, true, nil
 }

@@ -82,3 +82,39 @@ func TestKnownEntriesAreReadWithoutTheScript(t *testing.T) {
 		})
 	}
 }
+
+// A build's read through the pipeline brings the values it asks for along,
+// in its order, a key the entry also names read once, a missing key nil:
+// what the entry script brings.
+func TestKnownEntriesBringTheBuildsValues(t *testing.T) {
+	c := realClient(t)
+	s := New(c)
+	ns := namespace(t, c)
+	cache := tmplcache.New(s, tmplcache.WithNamespace(ns), tmplcache.WithTimeout(5*time.Second))
+	ctx := testCtx(t)
+	require.NoError(t, cache.InvalidateTags(ctx, "z")) // the namespace's clock starts
+	require.NoError(t, cache.Set(ctx, "k", []byte("v"), tmplcache.Tags("a", "b")))
+	entryKey := ns + ":e:k"
+	rec := func(tag string) string { return "{" + ns + "/tags}:" + tag }
+	also := []string{rec("b"), rec("x"), rec("a"), "{" + ns + "/tags}#clock"}
+
+	viaScript, recs1, vals1, err := s.GetEntryWith(ctx, entryKey, nil, also)
+	require.NoError(t, err)
+	cmds := logCommands(c)
+	var viaPipe []byte
+	var recs2, vals2 [][]byte
+	require.Equal(t, []string{"get", "mget"}, cmds.names(func() {
+		viaPipe, recs2, vals2, err = s.GetEntryWith(ctx, entryKey, nil, also)
+	}))
+	require.NoError(t, err)
+	require.Equal(t, viaScript, viaPipe)
+	require.Equal(t, recs1, recs2)
+	require.Len(t, vals2, len(also))
+	if vals1 != nil { // the script spares a likely hit the values
+		require.Equal(t, vals1, vals2)
+	}
+	require.Equal(t, recs2[1], vals2[0], "b's record")
+	require.Nil(t, vals2[1], "x has no record")
+	require.Equal(t, recs2[0], vals2[2], "a's record")
+	require.NotNil(t, vals2[3], "the clock")
+}
