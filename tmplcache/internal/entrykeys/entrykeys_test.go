@@ -62,3 +62,20 @@ func TestNames(t *testing.T) {
 	require.False(t, Names([]byte("not an entry"), nil))
 	require.True(t, Names(entry(), nil))
 }
+
+// Whatever bytes a store hands back, learning and comparing never panic,
+// and an entry always names the keys learned from it.
+func FuzzNames(f *testing.F) {
+	f.Add(entry("r1", "r2"), "r1")
+	f.Add(entry(), "")
+	f.Add([]byte("not an entry"), "x")
+	f.Fuzz(func(t *testing.T, raw []byte, key string) {
+		var m Memo
+		m.Learn("e", raw)
+		keys, ok := m.Get("e")
+		if ok && !Names(raw, keys) {
+			t.Fatalf("the entry does not name the keys learned from it: %q", keys)
+		}
+		_ = Names(raw, []string{key})
+	})
+}
