@@ -224,6 +224,16 @@ func benchMiss(b *testing.B, c *tmplcache.Cache) {
 	// Every key is new: across -count runs, and across processes sharing
 	// a store (Redis keeps the keys of the last run).
 	run, i := rand.Uint64(), 0
+	miss := func() error {
+		i++
+		data["key"] = fmt.Sprint("latest-", run, "-", i) // always a miss
+		buf.Reset()
+		ctx, scope := c.Track(ctx)
+		if err := r.ExecuteTemplate(ctx, &buf, cached, "t", data); err != nil {
+			return err
+		}
+		return scope.End(ctx, nil)
+	}
 	b.Run("case=miss", func(b *testing.B) {
 		b.ReportAllocs()
 		misses, n := c.Stats().Misses, uint64(0)
@@ -234,21 +244,29 @@ func benchMiss(b *testing.B, c *tmplcache.Cache) {
 		}()
 		for b.Loop() {
 			n++
-			i++
-			data["key"] = fmt.Sprint("latest-", run, "-", i) // always a miss
-			buf.Reset()
-			ctx, scope := c.Track(ctx)
-			if err := r.ExecuteTemplate(ctx, &buf, cached, "t", data); err != nil {
+			if err := miss(); err != nil {
 				b.Fatal(err)
 			}
-			_ = scope.End(ctx, nil)
 		}
 	})
+	write := func() error {
+		i++
+		return c.Set(ctx, fmt.Sprint("set-", i), value, tags)
+	}
 	b.Run("case=store-write", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			i++
-			_ = c.Set(ctx, fmt.Sprint("set-", i), value, tags)
+			_ = write()
 		}
+	})
+	// The goal's ratio, from the three interleaved (see BenchmarkHitRatio):
+	// a miss against the plain render plus the store write.
+	b.Run("case=ratio", func(b *testing.B) {
+		ns := interleave(b, nil, []ratioCase{
+			{"miss", miss},
+			{"render", func() error { buf.Reset(); return plain.Execute(&buf, data) }},
+			{"store-write", write},
+		}, 0, 1)
+		b.ReportMetric(ns[0]/(ns[1]+ns[2]), "miss/(render+write)")
 	})
 }

@@ -28,18 +28,21 @@ type ratioCase struct {
 }
 
 // interleave runs cases in rounds and reports each case's time per run,
-// and num/den, the ratio of two of them. Every case must write what the
-// first does (output returns what the last run wrote).
-func interleave(b *testing.B, output func() []byte, cases []ratioCase, num, den int) {
+// and num/den, the ratio of two of them; it returns the times (ns per
+// run). Unless output is nil, every case must write what the first does
+// (output returns what the last run wrote).
+func interleave(b *testing.B, output func() []byte, cases []ratioCase, num, den int) []float64 {
 	b.Helper()
 	var first []byte
 	for i, c := range cases {
 		if err := c.run(); err != nil {
 			b.Fatal(err)
 		}
-		if i == 0 {
+		switch {
+		case output == nil:
+		case i == 0:
 			first = bytes.Clone(output())
-		} else if !bytes.Equal(output(), first) {
+		case !bytes.Equal(output(), first):
 			b.Fatalf("%s: output differs from %s", c.name, cases[0].name)
 		}
 	}
@@ -62,10 +65,13 @@ func interleave(b *testing.B, output func() []byte, cases []ratioCase, num, den 
 		n++
 	}
 	runs := float64((n + round - 1) / round * round)
+	per := make([]float64, len(cases))
 	for i, c := range cases {
-		b.ReportMetric(float64(spent[i])/runs, c.name+"-ns")
+		per[i] = float64(spent[i]) / runs
+		b.ReportMetric(per[i], c.name+"-ns")
 	}
-	b.ReportMetric(float64(spent[num])/float64(spent[den]), cases[num].name+"/"+cases[den].name)
+	b.ReportMetric(per[num]/per[den], cases[num].name+"/"+cases[den].name)
+	return per
 }
 
 // BenchmarkHitRatio: a fragment hit, the hand-rolled go-cache hit, and
