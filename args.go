@@ -75,12 +75,7 @@ type blockArgs struct {
 // options.
 func (a *blockArgs) add(v any) error {
 	if !a.hasKey {
-		k, ok := stringOf(v)
-		if !ok || k == "" {
-			return fmt.Errorf("%w: the key must be a non-empty string, got %#v", ErrBadArgument, v)
-		}
-		a.key, a.hasKey = k, true
-		return nil
+		return a.setKey(v)
 	}
 	switch x := v.(type) {
 	case timeout:
@@ -97,6 +92,16 @@ func (a *blockArgs) add(v any) error {
 		a.tags, err = appendTags(a.tags, v)
 		return err
 	}
+	return nil
+}
+
+// setKey takes the key.
+func (a *blockArgs) setKey(v any) error {
+	k, ok := stringOf(v)
+	if !ok || k == "" {
+		return fmt.Errorf("%w: the key must be a non-empty string, got %#v", ErrBadArgument, v)
+	}
+	a.key, a.hasKey = k, true
 	return nil
 }
 

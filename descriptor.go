@@ -30,6 +30,11 @@ type blockDesc struct {
 
 	// When every argument is a constant, so is the read: prepared once.
 	spec *tmplcache.Spec
+	// When only the key is computed, the read's options are constants:
+	// prepared once, under a stand-in key, and given each execution's key
+	// (constArgs holds the constant arguments, evaluated).
+	keyed     *tmplcache.Spec
+	constArgs blockArgs
 }
 
 // slot is one argument of the block: a constant, or one evaluated per
@@ -72,16 +77,27 @@ func (d *blockDesc) settle() {
 // finish computes what constant arguments allow, once: their errors are
 // Prepare's.
 func (d *blockDesc) finish() error {
-	if d.nDyn > 0 {
-		return nil
+	switch {
+	case d.nDyn == 0:
+		a, err := d.args(nil)
+		if err != nil {
+			return err
+		}
+		d.spec = d.r.c.Spec(d.keyOf(a), d.optsOf(a)...)
+	case d.nDyn == 1 && d.slots[0].dynamic:
+		// The key alone is computed: evaluate the rest with a stand-in.
+		a, err := d.args([]any{keyStandIn})
+		if err != nil {
+			return err
+		}
+		d.constArgs, d.keyed = a, d.r.c.Spec(d.keyOf(a), d.optsOf(a)...)
 	}
-	a, err := d.args(nil)
-	if err != nil {
-		return err
-	}
-	d.spec = d.r.c.Spec(d.keyOf(a), d.optsOf(a)...)
 	return nil
 }
+
+// keyStandIn stands for a computed key while the constant arguments of
+// its block are evaluated, once.
+const keyStandIn = "key"
 
 // args evaluates the block's arguments, taking the dynamic ones from dyn.
 func (d *blockDesc) args(dyn []any) (blockArgs, error) {
@@ -125,19 +141,34 @@ func (d *blockDesc) optsOf(a blockArgs) []tmplcache.SetOption {
 // read returns the block's prepared read, with dyn its dynamic arguments,
 // and the context of its store calls (see [blockDesc.context]). It refuses
 // before anything is written when no ExecuteTemplate of the renderer runs.
-func (d *blockDesc) read(parent *block, dyn []any) (*tmplcache.Spec, context.Context, error) {
+// A read made for this execution only (the key alone is computed) is made
+// in *tmp, if not nil: a hit then allocates none.
+func (d *blockDesc) read(parent *block, dyn []any, tmp *tmplcache.Spec) (*tmplcache.Spec, context.Context, error) {
 	if !d.r.executing() {
 		return nil, nil, d.fail(ErrNotRenderer)
 	}
-	spec := d.spec
-	if spec == nil {
-		a, err := d.args(dyn)
-		if err != nil {
-			return nil, nil, err
+	switch {
+	case d.spec != nil:
+		return d.spec, d.context(parent), nil
+	case d.keyed != nil:
+		a := d.constArgs
+		if len(dyn) != 1 {
+			return nil, nil, d.fail(fmt.Errorf("%w: missing argument", ErrBadArgument))
 		}
-		spec = d.r.c.Spec(d.keyOf(a), d.optsOf(a)...)
+		if err := a.setKey(dyn[0]); err != nil {
+			return nil, nil, d.fail(err)
+		}
+		if tmp == nil {
+			tmp = new(tmplcache.Spec)
+		}
+		*tmp = d.keyed.WithKey(d.keyOf(a))
+		return tmp, d.context(parent), nil
 	}
-	return spec, d.context(parent), nil
+	a, err := d.args(dyn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.r.c.Spec(d.keyOf(a), d.optsOf(a)...), d.context(parent), nil
 }
 
 // context returns the context of the block's store calls. Template
@@ -155,7 +186,8 @@ func (d *blockDesc) context(parent *block) context.Context {
 // without Begin's bookkeeping (see [tmplcache.Spec.Peek]). It returns
 // nil when the open function must decide.
 func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
-	spec, ctx, err := d.read(parent, dyn)
+	var tmp tmplcache.Spec
+	spec, ctx, err := d.read(parent, dyn, &tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +209,7 @@ func (d *blockDesc) hit(parent *block, dyn []any) (*template.HTML, error) {
 // the build reports to it, and a block nested in one of its own key builds
 // without waiting for itself.
 func (d *blockDesc) open(parent *block, dyn []any) (*block, error) {
-	spec, ctx, err := d.read(parent, dyn)
+	spec, ctx, err := d.read(parent, dyn, nil)
 	if err != nil {
 		return nil, err
 	}

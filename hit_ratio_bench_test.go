@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,8 +75,9 @@ func interleave(b *testing.B, output func() []byte, cases []ratioCase, num, den 
 	return per
 }
 
-// BenchmarkHitRatio: a fragment hit, the hand-rolled go-cache hit, and
-// the floor (what html/template costs for the actions a hit executes).
+// BenchmarkHitRatio: a fragment hit, the hand-rolled go-cache hit, the
+// floor (what html/template costs for the actions a hit executes), and a
+// hit of the same block with a computed key.
 func BenchmarkHitRatio(b *testing.B) {
 	data := hitData()
 	ctx := context.Background()
@@ -88,11 +90,23 @@ func BenchmarkHitRatio(b *testing.B) {
 	}
 	floor := template.Must(template.New("t").Funcs(template.FuncMap{"hit": func() (*template.HTML, error) { return &fixed, nil }}).
 		Parse(`{{if $hit := hit}}{{$hit}}{{else}}body{{end}}`))
+	// The same block with its key computed ({{ cache_tagging .key ... }}),
+	// as a block per post has it.
+	computed := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(h.r.FuncMap()).
+		Parse(strings.Replace(hitBlock, `"latest"`, `.key`, 1)))
+	if err := h.r.Prepare(computed); err != nil {
+		b.Fatal(err)
+	}
+	keyed := map[string]any{"Posts": data["Posts"], "key": "latest-computed"}
 	var buf bytes.Buffer
+	if err := h.r.ExecuteTemplate(ctx, &buf, computed, "t", keyed); err != nil { // its miss
+		b.Fatal(err)
+	}
 	interleave(b, buf.Bytes, []ratioCase{
 		{"hit", func() error { buf.Reset(); return h.r.ExecuteTemplate(ctx, &buf, h.cached, "t", data) }},
 		{"handrolled", func() error { buf.Reset(); return byHand.Execute(&buf, nil) }},
 		{"floor", func() error { buf.Reset(); return floor.Execute(&buf, nil) }},
+		{"hit-computed-key", func() error { buf.Reset(); return h.r.ExecuteTemplate(ctx, &buf, computed, "t", keyed) }},
 	}, 0, 1)
 }
 

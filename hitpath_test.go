@@ -178,3 +178,45 @@ func TestReusedHitBlocksServeTheirOwnExecution(t *testing.T) {
 	}
 	require.Equal(t, hits+8*2000*2, c.Stats().Hits, "every block was a hit")
 }
+
+// A block whose key alone is computed reads with options prepared once
+// (tmplcache.Spec.WithKey): the same entry a block computing every
+// argument reads, and the same errors.
+func TestComputedKeyBlocksReadTheirOwnEntry(t *testing.T) {
+	c := tmplcache.New(nil)
+	r := cachetagging.New(c, cachetagging.WithSecret([]byte("0123456789abcdef0123")), cachetagging.WithoutDigests())
+	var runs atomic.Int32
+	funcs := template.FuncMap{"body": func() string { runs.Add(1); return "built" }}
+	keyed := template.Must(template.New("t").Funcs(funcs).Funcs(r.FuncMap()).Parse(
+		`{{ cache_tagging .K "t" (cache_timeout 60) }}{{ body }} {{ .K }}{{ end_cache_tagging }}`))
+	general := template.Must(template.New("t").Funcs(funcs).Funcs(r.FuncMap()).Parse(
+		`{{ cache_tagging .K .T (cache_timeout 60) }}{{ body }} {{ .K }}{{ end_cache_tagging }}`))
+	require.NoError(t, r.Prepare(keyed))
+	require.NoError(t, r.Prepare(general))
+	render := func(tmpl *template.Template, data map[string]any) (string, error) {
+		var out strings.Builder
+		err := r.ExecuteTemplate(bg, &out, tmpl, "t", data)
+		return out.String(), err
+	}
+	for _, k := range []string{"k1", "k2"} {
+		out, err := render(keyed, map[string]any{"K": k})
+		require.NoError(t, err)
+		require.Equal(t, "built "+k, out)
+		out, err = render(keyed, map[string]any{"K": k})
+		require.NoError(t, err)
+		require.Equal(t, "built "+k, out)
+		out, err = render(general, map[string]any{"K": k, "T": "t"})
+		require.NoError(t, err)
+		require.Equal(t, "built "+k, out)
+	}
+	require.EqualValues(t, 2, runs.Load(), "one build per key, then hits, from either block")
+
+	require.NoError(t, c.InvalidateTags(bg, "t"))
+	_, err := render(keyed, map[string]any{"K": "k1"})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, runs.Load(), "the constant tag invalidates a computed key's entry")
+
+	_, err = render(keyed, map[string]any{"K": ""})
+	require.ErrorIs(t, err, cachetagging.ErrBadArgument)
+	require.ErrorContains(t, err, "cache_tagging")
+}

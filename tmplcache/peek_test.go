@@ -80,3 +80,33 @@ func TestPeekIntoReusesBuild(t *testing.T) {
 	require.False(t, c.Spec("missing").PeekInto(bg, &b))
 	require.Equal(t, uint64(3), c.Stats().Hits)
 }
+
+// A Spec derived with WithKey reads and builds its own key with the
+// options of the Spec it came from.
+func TestSpecWithKey(t *testing.T) {
+	c := tmplcache.New(nil)
+	base := c.Spec("base", tmplcache.Tags("t"), tmplcache.TTL(time.Minute))
+	for _, k := range []string{"a", "b"} {
+		s := base.WithKey(k)
+		b, err := s.Begin(bg)
+		require.NoError(t, err)
+		require.False(t, b.Hit())
+		require.NoError(t, b.End(bg, []byte("value of "+k)))
+		v, ok, err := c.Get(bg, k)
+		require.NoError(t, err)
+		require.True(t, ok, k)
+		require.Equal(t, "value of "+k, string(v))
+	}
+	require.NoError(t, c.InvalidateTags(bg, "t"))
+	for _, k := range []string{"a", "b"} {
+		_, ok, err := c.Get(bg, k)
+		require.NoError(t, err)
+		require.False(t, ok, "%s: the base's tag did not reach it", k)
+	}
+	s := base.WithKey("")
+	_, err := s.Begin(bg)
+	require.ErrorIs(t, err, tmplcache.ErrEmptyKey)
+	bad := c.Spec("x", tmplcache.TTL(-time.Second)).WithKey("y")
+	_, err = bad.Begin(bg)
+	require.Error(t, err, "the base's error stays")
+}

@@ -53,6 +53,23 @@ func (c *Cache) Spec(key string, opts ...SetOption) *Spec {
 	return s
 }
 
+// WithKey returns a Spec of key with s's options, which are not checked
+// again: an engine whose reads differ only by key (a template block whose
+// key is computed and whose tags are constants) prepares its options once
+// and derives a Spec per key, for one string. It is a value: one that only
+// peeks ([Spec.PeekInto]) can stay on its caller's stack.
+func (s *Spec) WithKey(key string) Spec {
+	n := *s
+	switch {
+	case s.err != nil:
+	case key == "":
+		n.err = ErrEmptyKey
+	default:
+		n.key = s.c.entryKey(key)
+	}
+	return n
+}
+
 // Begin is [Cache.Begin] of the prepared key and options.
 func (s *Spec) Begin(ctx context.Context) (*Build, error) {
 	if s.err != nil {
@@ -97,7 +114,7 @@ func (s *Spec) PeekInto(ctx context.Context, b *Build) bool {
 		return false
 	}
 	c.stats.hits.Add(1)
-	*b = Build{c: c, key: s.key, spec: s, parent: Current(ctx), start: now} // a hit needs no transaction
+	*b = Build{c: c, key: s.key, parent: Current(ctx), start: now} // a hit needs neither its spec nor a transaction
 	b.setHit(&e, false)
 	return true
 }
