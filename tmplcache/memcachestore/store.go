@@ -94,13 +94,11 @@ func (s *Store) Get(ctx context.Context, keys []string) ([][]byte, error) {
 func (s *Store) GetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
 	if keys, ok := s.learned.Get(key); ok {
 		vals, err := s.Get(ctx, append([]string{key}, keys...))
-		switch {
-		case err != nil:
+		if err != nil || vals[0] == nil {
 			return nil, recs, err
-		case vals[0] == nil:
-			return nil, recs, nil
-		case entrykeys.Names(vals[0], keys):
-			return vals[0], append(recs, vals[1:]...), nil
+		}
+		if got, ok := entrykeys.Records(vals[0], keys, vals[1:]); ok {
+			return vals[0], append(recs, got...), nil
 		}
 	}
 	vals, err := s.Get(ctx, []string{key})

@@ -32,13 +32,21 @@ import (
 // records need only be read after the read began, which they are.
 
 // readEntry reads the entry at key, its tag records, and the values at
-// also: with one pipeline when it knows the records the entry names, else
-// with the entry script (or, sharded, two reads), learning them.
+// also: with one pipeline when it knows the records the entry names, or
+// may find them among also (a build's read: its own tags' records), else
+// with the entry script (or, sharded, two reads). It learns the records.
 func (s *Store) readEntry(ctx context.Context, key string, also []string) (entryWithReply, error) {
-	if keys, ok := s.learned.Get(key); ok {
+	keys, known := s.learned.Get(key)
+	if known || len(also) > 0 {
 		r, ok, err := s.readPiped(ctx, key, keys, also)
-		if err != nil || ok {
+		if err != nil {
 			return r, err
+		}
+		if ok {
+			if !known && r.entry != nil {
+				s.learned.Learn(key, r.entry)
+			}
+			return r, nil
 		}
 	}
 	var r entryWithReply
@@ -57,7 +65,7 @@ func (s *Store) readEntry(ctx context.Context, key string, also []string) (entry
 // readPiped reads the entry at key and, in the same pipeline, the records
 // at keys and the values at also (a key in both is read once). It reports
 // false, with nothing read worth keeping, when the entry is there but
-// names other records.
+// names a record it did not read.
 func (s *Store) readPiped(ctx context.Context, key string, keys, also []string) (entryWithReply, bool, error) {
 	all, alsoAt := keys, []int(nil)
 	if len(also) > 0 {
@@ -123,8 +131,9 @@ func (s *Store) readPiped(ctx context.Context, key string, keys, also []string) 
 	if entry == nil {
 		return entryWithReply{also: alsoVals}, true, nil
 	}
-	if !entrykeys.Names(entry, keys) {
+	recs, ok := entrykeys.Records(entry, all, vals)
+	if !ok {
 		return entryWithReply{}, false, nil
 	}
-	return entryWithReply{entryReply{entry: entry, tags: vals[:len(keys)]}, alsoVals}, true, nil
+	return entryWithReply{entryReply{entry: entry, tags: recs}, alsoVals}, true, nil
 }

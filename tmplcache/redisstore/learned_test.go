@@ -98,7 +98,7 @@ func TestKnownEntriesBringTheBuildsValues(t *testing.T) {
 	rec := func(tag string) string { return "{" + ns + "/tags}:" + tag }
 	also := []string{rec("b"), rec("x"), rec("a"), "{" + ns + "/tags}#clock"}
 
-	viaScript, recs1, vals1, err := s.GetEntryWith(ctx, entryKey, nil, also)
+	first, recs1, vals1, err := s.GetEntryWith(ctx, entryKey, nil, also)
 	require.NoError(t, err)
 	cmds := logCommands(c)
 	var viaPipe []byte
@@ -107,10 +107,10 @@ func TestKnownEntriesBringTheBuildsValues(t *testing.T) {
 		viaPipe, recs2, vals2, err = s.GetEntryWith(ctx, entryKey, nil, also)
 	}))
 	require.NoError(t, err)
-	require.Equal(t, viaScript, viaPipe)
+	require.Equal(t, first, viaPipe)
 	require.Equal(t, recs1, recs2)
 	require.Len(t, vals2, len(also))
-	if vals1 != nil { // the script spares a likely hit the values
+	if vals1 != nil { // (the entry script would spare a likely hit the values)
 		require.Equal(t, vals1, vals2)
 	}
 	require.Equal(t, recs2[1], vals2[0], "b's record")

@@ -3,10 +3,11 @@
 // entry and its records in one batch, instead of reading the entry first
 // to find out which records to read (or running a script that does both).
 // The records an entry names change only when it is rebuilt with other
-// tags: [Names] tells the store when to read again and learn.
+// tags: [Records] tells the store when to read again and learn.
 package entrykeys
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,17 +60,21 @@ func keysOf(entry []byte) ([]string, bool) {
 	return keys, true
 }
 
-// Names reports whether entry reads as an entry naming exactly keys, in
-// order.
-func Names(entry []byte, keys []string) bool {
+// Records returns the values of the tag records entry names, in its order,
+// taken from vals, the values read at keys, if entry reads as an entry and
+// names no record outside keys.
+func Records(entry []byte, keys []string, vals [][]byte) ([][]byte, bool) {
 	_, tags, _, err := layout.ReadEntry(entry)
-	if err != nil || tags.Len() != len(keys) {
-		return false
+	if err != nil {
+		return nil, false
 	}
-	for i := 0; tags.Next(); i++ {
-		if tags.Key() != keys[i] {
-			return false
+	recs := make([][]byte, 0, tags.Len())
+	for tags.Next() {
+		j := slices.Index(keys, tags.Key())
+		if j < 0 {
+			return nil, false
 		}
+		recs = append(recs, vals[j])
 	}
-	return true
+	return recs, true
 }

@@ -53,19 +53,27 @@ func TestMemoIsBounded(t *testing.T) {
 	require.True(t, ok, "the latest is kept")
 }
 
-func TestNames(t *testing.T) {
+func TestRecords(t *testing.T) {
 	e := entry("r1", "r2")
-	require.True(t, Names(e, []string{"r1", "r2"}))
-	require.False(t, Names(e, []string{"r2", "r1"}), "order counts")
-	require.False(t, Names(e, []string{"r1"}))
-	require.False(t, Names(e, []string{"r1", "r2", "r3"}))
-	require.False(t, Names([]byte("not an entry"), nil))
-	require.True(t, Names(entry(), nil))
+	vals := [][]byte{[]byte("v1"), []byte("v2"), []byte("v3")}
+	recs, ok := Records(e, []string{"r1", "r2"}, vals[:2])
+	require.True(t, ok)
+	require.Equal(t, vals[:2], recs)
+	recs, ok = Records(e, []string{"r3", "r2", "r1"}, vals)
+	require.True(t, ok, "any order, more keys")
+	require.Equal(t, [][]byte{vals[2], vals[1]}, recs)
+	_, ok = Records(e, []string{"r1"}, vals[:1])
+	require.False(t, ok, "a record not read")
+	_, ok = Records([]byte("not an entry"), nil, nil)
+	require.False(t, ok)
+	recs, ok = Records(entry(), nil, nil)
+	require.True(t, ok)
+	require.Empty(t, recs)
 }
 
-// Whatever bytes a store hands back, learning and comparing never panic,
-// and an entry always names the keys learned from it.
-func FuzzNames(f *testing.F) {
+// Whatever bytes a store hands back, learning and taking records never
+// panic, and an entry's records are found among the keys learned from it.
+func FuzzRecords(f *testing.F) {
 	f.Add(entry("r1", "r2"), "r1")
 	f.Add(entry(), "")
 	f.Add([]byte("not an entry"), "x")
@@ -73,9 +81,12 @@ func FuzzNames(f *testing.F) {
 		var m Memo
 		m.Learn("e", raw)
 		keys, ok := m.Get("e")
-		if ok && !Names(raw, keys) {
-			t.Fatalf("the entry does not name the keys learned from it: %q", keys)
+		if ok {
+			recs, found := Records(raw, keys, make([][]byte, len(keys)))
+			if !found || len(recs) != len(keys) {
+				t.Fatalf("the entry's records are not those learned from it: %q", keys)
+			}
 		}
-		_ = Names(raw, []string{key})
+		_, _ = Records(raw, []string{key}, [][]byte{nil})
 	})
 }
