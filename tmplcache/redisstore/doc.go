@@ -48,8 +48,10 @@
 //     much as a plain GET, against 1.7 times that for the script. If the
 //     entry was rebuilt with other tags, the read runs the script again.
 //   - [Store.GetEntryWith] (the read of a build): the same, which also gets
-//     the records of the tags the build declares and the clock (the
-//     script only when the read is no plain hit).
+//     the records of the tags the build declares and the clock, always as
+//     a pipeline when the entry is missing or names only records among
+//     those (the script only when it names others, and then it brings the
+//     build's values only when the read is no plain hit).
 //   - [Store.SetIfUnchanged] (the write of a build): one script that
 //     stores the entry only if those records are still what the read saw.
 //     A miss is two round trips, read and write, when the build depends on
