@@ -23,7 +23,7 @@ import (
 // a fragment hit makes as many.
 const (
 	maxFragmentHitAllocs = 10
-	maxPageHitAllocs     = 5
+	maxPageHitAllocs     = 2
 )
 
 func TestHitsAllocateLittle(t *testing.T) {

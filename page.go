@@ -89,19 +89,6 @@ func PageGrace(d time.Duration) PageOption {
 	return func(c *pageConfig) { c.grace = max(d, 0) }
 }
 
-// DefaultPageKey is scheme, host, path and query.
-func DefaultPageKey(r *http.Request) string { return defaultPageKey("", r, "") }
-
-// defaultPageKey is DefaultPageKey between prefix and suffix, in one
-// allocation.
-func defaultPageKey(prefix string, r *http.Request, suffix string) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return prefix + scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + r.URL.RawQuery + suffix
-}
-
 // CachePage caches whole GET and HEAD responses of next for ttl (or until
 // a tag changes): Django cache-tagging's @cache_page. A page is tagged with
 // [PageTags] plus every tag of every fragment rendered into it with
@@ -159,11 +146,12 @@ func CachePage(r *Renderer, ttl time.Duration, opts ...PageOption) func(http.Han
 }
 
 type pageCache struct {
-	r    *Renderer
-	cfg  pageConfig
-	base []tmplcache.SetOption // TTL, Check, Grace: the same for every page
-	next http.Handler
-	memo pageMemo
+	r     *Renderer
+	cfg   pageConfig
+	base  []tmplcache.SetOption // TTL, Check, Grace: the same for every page
+	next  http.Handler
+	memo  pageMemo
+	specs pageSpecs
 }
 
 const pagePrefix = "page:"
@@ -177,10 +165,14 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p.bypass(w, req)
 		return
 	}
-	key := p.storeKey(req)
-	b := p.peek(req, key)
+	kb := keyBufs.Get().(*[]byte)
+	defer keyBufs.Put(kb)
+	*kb = p.appendStoreKey((*kb)[:0], req)
+	b := p.peek(req, *kb)
 	defer releasePeeked(b)
+	var key string // the store key as a string: for what peek did not serve
 	if b == nil {
+		key = string(*kb)
 		var err error
 		if b, err = p.begin(req, key); err != nil {
 			p.r.logger.Warn("cachetagging: CachePage: page not cached", "url", req.URL.String(), "err", err)
@@ -198,6 +190,9 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// The page varies on request headers: it lives under the key
 		// extended with their values.
 		_ = b.End(req.Context(), nil)
+		if key == "" {
+			key = string(*kb)
+		}
 		vary = names
 		var err error
 		if b, err = p.begin(req, key+headerKey(req, vary)); err != nil {
@@ -220,17 +215,26 @@ func (p *pageCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // peekedBuilds are the builds of page hits served by peek, reused.
 var peekedBuilds = sync.Pool{New: func() any { return new(tmplcache.Build) }}
 
-// peek reads a page key on a store in this process the way a fragment's
-// fast path does ([tmplcache.Spec.PeekInto]): a hit in a pooled build, or
-// nil for Begin to decide (a miss, a page within its grace or near its
-// expiry). On a shared store it declines at once: a miss would cost two
-// round trips.
-func (p *pageCache) peek(req *http.Request, key string) *tmplcache.Build {
+// peek reads the page at store key key on a store in this process the way
+// a fragment's fast path does ([tmplcache.Spec.PeekInto]), with the read
+// prepared when the page was last read (see pageSpecs): a hit in a pooled
+// build, or nil for Begin to decide (a miss, a page within its grace or
+// near its expiry). On a shared store it declines at once: a miss would
+// cost two round trips.
+func (p *pageCache) peek(req *http.Request, key []byte) *tmplcache.Build {
 	if !p.memo.on {
 		return nil
 	}
+	spec := p.specs.get(key)
+	if spec == nil {
+		// A hit needs only the key and the check: the page's own tags are
+		// in its entry, and Begin applies the options of a build.
+		k := string(key)
+		spec = p.r.c.Spec(k, p.base...)
+		p.specs.put(k, spec)
+	}
 	b := peekedBuilds.Get().(*tmplcache.Build)
-	if !p.r.c.Spec(key, p.opts(req)...).PeekInto(req.Context(), b) {
+	if !spec.PeekInto(req.Context(), b) {
 		peekedBuilds.Put(b)
 		return nil
 	}
@@ -243,21 +247,6 @@ func releasePeeked(b *tmplcache.Build) {
 	if b != nil {
 		peekedBuilds.Put(b)
 	}
-}
-
-// storeKey is the key of req's page in the store: the digest of the
-// renderer's templates, then req's own key.
-func (p *pageCache) storeKey(req *http.Request) string {
-	return p.requestKey(req, *p.r.pagePrefix.Load())
-}
-
-// requestKey is prefix, then req's key ([PageKey], by default
-// [DefaultPageKey]) and the values of [PageKeyHeaders].
-func (p *pageCache) requestKey(req *http.Request, prefix string) string {
-	if p.cfg.key == nil {
-		return defaultPageKey(prefix, req, headerKey(req, p.cfg.keyHeaders))
-	}
-	return prefix + p.cfg.key(req) + headerKey(req, p.cfg.keyHeaders)
 }
 
 // begin reads a page key. The page's build is the request's tracked scope
@@ -403,7 +392,7 @@ func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int
 	}
 	var note string
 	if debug {
-		note = pageAnnotation(p.requestKey(req, ""), state, tags, age)
+		note = pageAnnotation(string(p.appendRequestKey(nil, req, "")), state, tags, age)
 	}
 	h := w.Header()
 	vals := copyHeader(h, header)

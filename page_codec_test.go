@@ -2,8 +2,11 @@ package cachetagging
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"testing"
+
+	"github.com/cachetagging/cachetagging/tmplcache"
 )
 
 // FuzzDecodePage: any bytes decode or fail cleanly; what encodes decodes
@@ -38,4 +41,22 @@ func FuzzDecodePage(f *testing.F) {
 			t.Fatal("a page of a status CachePage never stores must not read back")
 		}
 	})
+}
+
+// The prepared reads of pages are kept by store key, bounded.
+func TestPageSpecsAreBounded(t *testing.T) {
+	var s pageSpecs
+	spec := &tmplcache.Spec{}
+	for i := range maxPageSpecs + 10 {
+		s.put(fmt.Sprint("page:", i), spec)
+	}
+	if n := len(s.m); n > maxPageSpecs {
+		t.Fatalf("%d reads kept, more than %d", n, maxPageSpecs)
+	}
+	if s.get([]byte(fmt.Sprint("page:", maxPageSpecs+9))) != spec {
+		t.Fatal("the latest read was not kept")
+	}
+	if s.get([]byte("page:other")) != nil {
+		t.Fatal("a read of another key")
+	}
 }

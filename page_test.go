@@ -373,3 +373,30 @@ func TestLiveDataFromTheContext(t *testing.T) {
 	}
 	require.Len(t, seen, 3)
 }
+
+// Each URL is its own page, hit after hit, also past the number of page
+// reads CachePage keeps prepared (they are kept by store key).
+func TestEveryURLHitsItsOwnPage(t *testing.T) {
+	r := cachetagging.New(tmplcache.New(nil))
+	var runs atomic.Int32
+	h := cachetagging.CachePage(r, time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		runs.Add(1)
+		_, _ = io.WriteString(w, "page of "+req.URL.RequestURI())
+	}))
+	get := func(url string) (string, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+		return rec.Header().Get("X-Cache"), rec.Body.String()
+	}
+	const n = 5000 // more than CachePage keeps prepared
+	for round, want := range []string{"MISS", "HIT"} {
+		for i := range n {
+			for _, url := range []string{fmt.Sprint("/p/", i), fmt.Sprint("/p/", i, "?q=1")} {
+				state, body := get(url)
+				require.Equal(t, want, state, "round %d: %s", round, url)
+				require.Equal(t, "page of "+url, body)
+			}
+		}
+	}
+	require.EqualValues(t, 2*n, runs.Load(), "one render per URL")
+}
