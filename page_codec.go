@@ -29,6 +29,7 @@ import (
 type storedPage struct {
 	status  int
 	header  http.Header
+	fields  []headerField // header as a list, in the stored order: a hit copies it without ranging over a map
 	body    doc // decoded; to encode: content and marks
 	content []byte
 	marks   []mark
@@ -120,6 +121,7 @@ func decodePage(b []byte) (*storedPage, error) {
 			vs = append(vs, r.string())
 		}
 		p.header[k] = vs
+		p.fields = append(p.fields, headerField{k, vs})
 	}
 	if r.err {
 		return p, errBadPage
