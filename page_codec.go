@@ -30,7 +30,7 @@ type storedPage struct {
 	status  int
 	header  http.Header
 	fields  []headerField // header as a list, in the stored order: a hit copies it without ranging over a map
-	body    doc // decoded; to encode: content and marks
+	body    doc           // decoded; to encode: content and marks
 	content []byte
 	marks   []mark
 	usable  atomic.Bool // its holes were found runnable here
