@@ -82,14 +82,7 @@ func BenchmarkHitRatio(b *testing.B) {
 	data := hitData()
 	ctx := context.Background()
 	h := newHitSetup(b, tmplcache.New(nil))
-	hr := &handRolled{c: gocache.New(time.Hour, 0), partial: h.plain, data: data}
-	byHand := template.Must(template.New("t").Funcs(template.FuncMap{"cached": hr.cached}).Parse(`{{ cached "latest" }}`))
-	fixed, err := hr.cached("latest")
-	if err != nil {
-		b.Fatal(err)
-	}
-	floor := template.Must(template.New("t").Funcs(template.FuncMap{"hit": func() (*template.HTML, error) { return &fixed, nil }}).
-		Parse(`{{if $hit := hit}}{{$hit}}{{else}}body{{end}}`))
+	byHand, floor := handRolledAndFloor(b, h, data)
 	// The same block with its key computed ({{ cache_tagging .key ... }}),
 	// as a block per post has it.
 	computed := template.Must(template.New("t").Funcs(sprigFuncs()).Funcs(h.r.FuncMap()).

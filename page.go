@@ -288,7 +288,7 @@ func (p *pageCache) serveHit(w http.ResponseWriter, req *http.Request, b *tmplca
 		tags = b.Tags()
 	}
 	_ = b.End(req.Context(), nil)
-	p.respond(w, req, http.StatusOK, page.header, page.fields, page.body, state, tags, b.Age())
+	p.respond(w, req, http.StatusOK, page.fields, page.body, state, tags, b.Age())
 }
 
 // miss runs the handler under the page's build, stores what it wrote if
@@ -332,7 +332,7 @@ func (p *pageCache) miss(w http.ResponseWriter, req *http.Request, b *tmplcache.
 	if store && (len(p.cfg.cdns) > 0 || p.r.debugOn(ctx)) {
 		tags = b.Tags()
 	}
-	p.respond(w, req, rec.status, rec.header, nil, rec.view(), state, tags, 0)
+	p.respond(w, req, rec.status, headerFields(rec.header), rec.view(), state, tags, 0)
 }
 
 // decide tells whether a recorded response may be stored, and what the
@@ -378,7 +378,7 @@ func storableResponse(status int, h http.Header, now time.Time) bool {
 // the body with its holes run. Every hole runs before the first byte is
 // sent, so a hole that fails makes a clean 500 instead of a cut response;
 // the page's text goes out as it is stored, uncopied.
-func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int, header http.Header, fields []headerField, body doc,
+func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int, header []headerField, body doc,
 	state string, tags []string, age time.Duration) {
 	debug := p.r.debugOn(req.Context())
 	out := holeOutputs.Get().(*holeOutput)
@@ -395,7 +395,7 @@ func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int
 		note = pageAnnotation(string(p.appendRequestKey(nil, req, "")), state, tags, age)
 	}
 	h := w.Header()
-	vals := copyHeader(h, header, fields)
+	vals := copyHeader(h, header)
 	p.setHeaders(h, &vals, req, state, tags, age)
 	if bodyAllowed(status) {
 		n := len(body.content) - out.markers + out.buf.Len() + len(note)
@@ -413,25 +413,29 @@ func (p *pageCache) respond(w http.ResponseWriter, req *http.Request, status int
 
 // copyHeader copies src into dst, all values in one allocation (each
 // slice capped, so an append never reaches its neighbour), with room for
-// the headers CachePage adds: it returns that room. fields, if not nil,
-// is src as a list (a stored page's), copied without ranging over the map.
-func copyHeader(dst, src http.Header, fields []headerField) headerValues {
-	if fields == nil {
-		for k, vs := range src {
-			fields = append(fields, headerField{k, vs})
-		}
-	}
+// the headers CachePage adds: it returns that room.
+func copyHeader(dst http.Header, src []headerField) headerValues {
 	n := 0
-	for _, f := range fields {
+	for _, f := range src {
 		n += len(f.values)
 	}
 	all := make([]string, 0, n+addedHeaders)
-	for _, f := range fields {
+	for _, f := range src {
 		start := len(all)
 		all = append(all, f.values...)
 		dst[f.name] = all[start:len(all):len(all)]
 	}
 	return headerValues(all[len(all):])
+}
+
+// headerFields lists h: how respond takes a header (a stored page keeps
+// its own list, so a hit ranges over no map).
+func headerFields(h http.Header) []headerField {
+	fields := make([]headerField, 0, len(h))
+	for k, vs := range h {
+		fields = append(fields, headerField{k, vs})
+	}
+	return fields
 }
 
 // headerField is one header of a response: its canonical name and values.

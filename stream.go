@@ -153,12 +153,6 @@ func (s *stream) Write(p []byte) (int, error) {
 		s.abandon(p)
 		return 0, s.err
 	}
-	if s.sc.Plain(p) { // most writes: text the template wrote, handled without the scanner
-		if s.err = s.Text(p); s.err != nil {
-			return 0, s.err
-		}
-		return len(p), nil
-	}
 	if s.err = s.sc.Write(p, s); s.err != nil {
 		return 0, s.err
 	}

@@ -121,13 +121,7 @@ func (s *Spec) PeekInto(ctx context.Context, b *Build) bool {
 
 // newBuild returns a build of s, not yet started.
 func (s *Spec) newBuild(ctx context.Context) *Build {
-	b := new(Build)
-	s.initBuild(ctx, b)
-	return b
-}
-
-// initBuild makes *b a build of s, not yet started.
-func (s *Spec) initBuild(ctx context.Context, b *Build) {
-	*b = Build{c: s.c, key: s.key, spec: s, tx: activeTx(ctx)}
+	b := &Build{c: s.c, key: s.key, spec: s, tx: activeTx(ctx)}
 	b.deps = b.depBuf[:0]
+	return b
 }

@@ -41,13 +41,6 @@ func (s *Scanner) Write(p []byte, h Handler) error {
 	return err
 }
 
-// Plain reports whether p is text only, to the scanner as it stands: it
-// holds nothing back and p has no NUL byte. A caller may then handle p as
-// text itself, as Write would.
-func (s *Scanner) Plain(p []byte) bool {
-	return len(s.pending) == 0 && bytes.IndexByte(p, 0) < 0
-}
-
 // Flush ends the stream: bytes held back as a possible marker are text.
 func (s *Scanner) Flush(h Handler) error {
 	buf := s.pending
