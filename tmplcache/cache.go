@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachetagging/cachetagging/tmplcache/internal/entrykeys"
 	"github.com/cachetagging/cachetagging/tmplcache/internal/layout"
 )
 
@@ -22,8 +23,9 @@ type Cache struct {
 	// sysClock: the cache reads the system clock, as a MemoryStore does,
 	// so a read's one clock reading serves both.
 	sysClock bool
-	pre      Prefetcher // a shared store that reads a build's records with its lookup, or nil
-	seq      Sequencer  // store's logical clock, or nil
+	pre      Prefetcher     // a shared store that reads a build's records with its lookup, or nil
+	known    entrykeys.Memo // the records entries named when this cache last read them (known.go)
+	seq      Sequencer      // store's logical clock, or nil
 	local    bool
 	cfg      config
 	err      error // configuration error, returned by every call
@@ -233,14 +235,7 @@ func (c *Cache) loadState(ctx context.Context, skey string, check func([]byte) b
 		clear(buf[:])
 		recBufs.Put(buf)
 	}()
-	var raw []byte
-	var recs, alsoVals [][]byte
-	var err error
-	if len(also) > 0 && c.pre != nil {
-		raw, recs, alsoVals, err = c.storeGetEntryWith(ctx, skey, buf[:0], also)
-	} else {
-		raw, recs, err = c.readEntry(ctx, skey, buf[:0])
-	}
+	raw, recs, alsoVals, err := c.readShared(ctx, skey, buf[:0], also)
 	if err != nil {
 		return loaded{}, err
 	}

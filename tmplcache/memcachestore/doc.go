@@ -52,11 +52,11 @@
 // [Store.Get] reads all its keys with one get command (GetMulti), one
 // round trip per server the keys live on. The client has no
 // multi-set or multi-delete, so [Store.Set], [Store.Add] and [Store.Delete]
-// make one round trip per item, in order, stopping at the first error. A
-// cache hit reads the entry and the tag records it names with one
-// GetMulti once the store has read that entry before ([Store.GetEntry]):
-// one round trip; the first read of an entry costs two (the entry, then
-// its records).
+// make one round trip per item, in order, stopping at the first error. The
+// store does not implement [tmplcache.EntryGetter]: a cache's first read
+// of an entry costs two round trips (the entry, then its tag records);
+// once it knows the records the entry names, it reads both with one Get:
+// one GetMulti.
 //
 // # Large values
 //

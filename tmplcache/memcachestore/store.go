@@ -9,29 +9,24 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
-	"github.com/cachetagging/cachetagging/tmplcache/internal/entrykeys"
 )
 
 // Store is a [tmplcache.Store] on memcached. It is safe for concurrent use.
 // Make one with [New].
 //
-// It is shared (it does not implement [tmplcache.Local]). Memcached
-// cannot read an entry and the tag records it names in one command, but
-// once the store has read an entry it knows them: a cache hit then costs
-// one round trip (see [Store.GetEntry]).
+// It is shared (it does not implement [tmplcache.Local]), and it does not
+// implement [tmplcache.EntryGetter]: memcached cannot read an entry and the
+// tag records it names in one command. A cache reads an entry, then its
+// records, the first time; once it knows them, it reads both with one Get.
 type Store struct {
-	client  *memcache.Client
-	cfg     config
-	err     error          // configuration error, returned by every call
-	learned entrykeys.Memo // the records entries named when last read
+	client *memcache.Client
+	cfg    config
+	err    error // configuration error, returned by every call
 
 	running atomic.Int64 // goroutines of calls (see run) that have not returned
 }
 
-var _ interface {
-	tmplcache.Store
-	tmplcache.EntryGetter
-} = (*Store)(nil)
+var _ tmplcache.Store = (*Store)(nil)
 
 // New returns a store that keeps its items in the memcached servers of
 // client, which it uses as it is (it changes none of its settings). Its
@@ -83,42 +78,6 @@ func (s *Store) Get(ctx context.Context, keys []string) ([][]byte, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// GetEntry implements [tmplcache.EntryGetter]: the entry and its tag
-// records. Once the store has read the entry, one GetMulti reads both (one
-// round trip to each server they live on, all at once); the store
-// remembers the records of the last 4096 entries it read. The first read
-// of an entry, or the first after it was rebuilt with other tags, reads
-// the entry, then its records: two.
-func (s *Store) GetEntry(ctx context.Context, key string, recs [][]byte) ([]byte, [][]byte, error) {
-	if keys, ok := s.learned.Get(key); ok {
-		vals, err := s.Get(ctx, append([]string{key}, keys...))
-		if err != nil || vals[0] == nil {
-			return nil, recs, err
-		}
-		if got, ok := entrykeys.Records(vals[0], keys, vals[1:]); ok {
-			return vals[0], append(recs, got...), nil
-		}
-	}
-	vals, err := s.Get(ctx, []string{key})
-	if err != nil || vals[0] == nil {
-		return nil, recs, err
-	}
-	entry := vals[0]
-	keys, err := tmplcache.EntryTagKeys(entry)
-	if err != nil {
-		return entry, recs, nil // the cache reports the corruption
-	}
-	s.learned.Learn(key, entry)
-	if len(keys) == 0 {
-		return entry, recs, nil
-	}
-	tags, err := s.Get(ctx, keys)
-	if err != nil {
-		return nil, recs, err
-	}
-	return entry, append(recs, tags...), nil
 }
 
 // get reads memcached keys, in order.

@@ -36,22 +36,18 @@
 //
 // On one server ([*redis.Client], Sentinel included):
 //
-//   - [Store.GetEntry] (a cache read): one round trip. The first read of
-//     an entry runs a Lua script that gets the entry, parses the tag
-//     record keys out of it (the layout is documented in package
-//     tmplcache) and gets those too (EVALSHA; the first call on a server
-//     that has not seen it yet adds an EVAL). The store remembers those
-//     keys (for the last 4096 entries read), and later reads of the entry
-//     are one pipeline, a GET of the entry and an MGET of its records,
-//     which costs Redis less than the script (it copies the entry into
-//     Lua and back): on loopback, a 9 KB entry with five tags, about as
-//     much as a plain GET, against 1.7 times that for the script. If the
-//     entry was rebuilt with other tags, the read runs the script again.
-//   - [Store.GetEntryWith] (the read of a build): the same, which also gets
-//     the records of the tags the build declares and the clock, always as
-//     a pipeline when the entry is missing or names only records among
-//     those (the script only when it names others, and then it brings the
-//     build's values only when the read is no plain hit).
+//   - [Store.GetEntry] (a cache read): one round trip. A Lua script gets
+//     the entry, parses the tag record keys out of it (the layout is
+//     documented in package tmplcache) and gets those too. It runs with
+//     EVALSHA; the first call on a server that has not seen it yet adds
+//     an EVAL. A cache uses it for an entry it has not read yet: once it
+//     knows the records an entry names, it reads the entry and them with
+//     one [Store.Get], one MGET, which costs Redis less than the script
+//     (the script copies the entry into Lua and back: on loopback, a 9 KB
+//     entry with five tags, 115 µs against 65 µs).
+//   - [Store.GetEntryWith] (the read of a build): the same script, which
+//     also gets the records of the tags the build declares and the clock
+//     when the read is no plain hit (or, for a known entry, the same MGET).
 //   - [Store.SetIfUnchanged] (the write of a build): one script that
 //     stores the entry only if those records are still what the read saw.
 //     A miss is two round trips, read and write, when the build depends on
@@ -75,10 +71,10 @@
 // are one MGET; others are pipelines, which go-redis splits per node and
 // sends to all nodes at once:
 //
-//   - [Store.GetEntry]: the first read of an entry, two round trips, a GET
-//     of the entry, then one MGET of its tag records on the node of the
-//     hash tag (keys found with [tmplcache.EntryTagKeys]); later reads,
-//     one pipeline of both, sent to the two nodes at once.
+//   - [Store.GetEntry]: two round trips, a GET of the entry, then one MGET
+//     of its tag records on the node of the hash tag (keys found with
+//     [tmplcache.EntryTagKeys]); a cache that read the entry before reads
+//     both with one [Store.Get], a pipeline sent to the two nodes at once.
 //     [Store.Prefetches] is false: a build reads its records, then writes.
 //   - [Store.Invalidate]: one script, on the node of the hash tag.
 //   - [Store.Get], [Store.Set], [Store.Add], [Store.Delete]: one pipeline.

@@ -69,20 +69,23 @@ return with(recs)
 // not know it yet (a restart, a failover, SCRIPT FLUSH).
 var entryScript = redis.NewScript(entryScriptSrc)
 
-// GetEntry implements [tmplcache.EntryGetter]. Once the store has read the
-// entry at key, it costs one round trip, a pipeline of the entry and the
-// records it named then (see learned.go), on one server as on a Cluster.
-// Otherwise, on one server, it runs the entry script (EVALSHA; the first
-// call on a server that does not know the script yet adds an EVAL): one
-// round trip; on a sharded client, or with [WithoutScript], it reads the
-// entry, finds its tag record keys with [tmplcache.EntryTagKeys], and
-// reads them: two. A missing entry is (nil, nil, nil).
+// GetEntry implements [tmplcache.EntryGetter]. On one server it costs one
+// round trip (EVALSHA of the entry script; the first call on a server that
+// does not know the script yet adds an EVAL). On a sharded client, or with
+// [WithoutScript], it reads the entry, finds its tag record keys with
+// [tmplcache.EntryTagKeys], and reads them: two round trips. A missing
+// entry is (nil, nil, nil). (A cache that read the entry before knows its
+// records, and reads them with it in one Get instead.)
 func (s *Store) GetEntry(ctx context.Context, key string, recs [][]byte) (entry []byte, tags [][]byte, err error) {
 	if s.client == nil {
 		return nil, recs, ErrNilClient
 	}
-	r, err := await(ctx, s.direct, func(ctx context.Context) (entryWithReply, error) {
-		return s.readEntry(ctx, key, nil)
+	r, err := await(ctx, s.direct, func(ctx context.Context) (entryReply, error) {
+		if s.script {
+			r, err := s.runEntryScript(ctx, key, nil)
+			return r.entryReply, err
+		}
+		return s.getEntryTwice(ctx, key)
 	})
 	return r.entry, append(recs, r.tags...), wrap("get entry", err)
 }

@@ -39,15 +39,14 @@ var setIfScript = redis.NewScript(setIfScriptSrc)
 func (s *Store) Prefetches() bool { return s.client != nil && s.script }
 
 // GetEntryWith implements [tmplcache.Prefetcher]: the entry, its tag
-// records and the values at also (with the entry script, only when the
-// read is no likely hit), in one round trip: a pipeline once the store
-// knows the records the entry names, else EVALSHA (see [Store.GetEntry]).
+// records and, unless every record holds the entry's version (a hit, most
+// likely), the values at also, in one round trip (EVALSHA).
 func (s *Store) GetEntryWith(ctx context.Context, key string, recs [][]byte, also []string) (entry []byte, tags, alsoVals [][]byte, err error) {
 	if !s.Prefetches() {
 		return nil, recs, nil, fmt.Errorf("redisstore: GetEntryWith: %w", errNoPrefetch)
 	}
 	r, err := await(ctx, s.direct, func(ctx context.Context) (entryWithReply, error) {
-		return s.readEntry(ctx, key, also)
+		return s.runEntryScript(ctx, key, also)
 	})
 	return r.entry, append(recs, r.tags...), r.also, wrap("get entry", err)
 }

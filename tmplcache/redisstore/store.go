@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cachetagging/cachetagging/tmplcache"
-	"github.com/cachetagging/cachetagging/tmplcache/internal/entrykeys"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,7 +21,6 @@ type Store struct {
 	sharded bool                  // single-key commands only (Cluster, Ring, [Sharded])
 	script  bool                  // GetEntry runs entryScript (not sharded, not [WithoutScript])
 	direct  bool                  // calls with a deadline run on the caller's goroutine (see await)
-	learned entrykeys.Memo        // the records entries named (see learned.go)
 }
 
 var _ interface {

@@ -1,9 +1,10 @@
 // Package entrykeys remembers, per entry key, the tag record keys the entry
-// named when a shared store last read it. A store that knows them reads an
-// entry and its records in one batch, instead of reading the entry first
-// to find out which records to read (or running a script that does both).
-// The records an entry names change only when it is rebuilt with other
-// tags: [Records] tells the store when to read again and learn.
+// named when a cache last read it from a shared store. A cache that knows
+// them reads an entry and its records in one batch, instead of reading the
+// entry first to find out which records to read (or having the store run
+// a script that does both). The records an entry names change only when it
+// is rebuilt with other tags: [Records] tells the cache when to read again
+// and learn.
 package entrykeys
 
 import (
